@@ -1,1 +1,119 @@
-fn main() {}
+//! `registry-conformance`: the thin CLI over the [`suite`] engine.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::Parser;
+use suite::auth::Auth;
+use suite::harness::{self, Settings};
+
+const HELP_TEMPLATE: &str = "\
+{about}
+
+Usage: {usage}
+
+{all-args}{after-help}";
+
+/// Conformance runner for OCI Distribution 1.1 / Docker Registry HTTP API V2 registries.
+///
+/// Runs the spec-derived scenarios in fixtures/ against a registry (or, without --url, an
+/// embedded reference registry) and writes JUnit XML and a summary.
+#[derive(Debug, Parser)]
+#[command(
+    name = "registry-conformance",
+    version,
+    help_template = HELP_TEMPLATE,
+    override_usage = "registry-conformance [OPTIONS] [FILTER]",
+    after_help = "Every option also reads the environment variable shown, so the runner drops into CI \
+unchanged. Trials run in parallel (--test-threads); filters, --exact, --skip and --list work as with cargo test."
+)]
+struct Cli {
+    /// Registry base URL; without it the reference registry is started in-process.
+    #[arg(long, env = "REGISTRY_URL")]
+    url: Option<String>,
+    /// Repository prefix for this run [default: conformance-<random>].
+    #[arg(long, env = "REGISTRY_NAMESPACE")]
+    namespace: Option<String>,
+    /// Which spec text to judge by where OCI and Docker differ.
+    #[arg(long, env = "REGISTRY_PROFILE", default_value = "all", value_parser = ["oci-1.1", "docker-v2", "all"])]
+    profile: String,
+    /// JUnit XML output; summary.txt is written next to it.
+    #[arg(long, env = "REGISTRY_JUNIT", default_value = "reports/junit.xml")]
+    junit: PathBuf,
+    /// User name for HTTP Basic authentication.
+    #[arg(long, env = "REGISTRY_USERNAME", requires = "password")]
+    username: Option<String>,
+    /// Password for HTTP Basic authentication (never printed).
+    #[arg(long, env = "REGISTRY_PASSWORD", hide_env_values = true)]
+    password: Option<String>,
+    /// Accept invalid TLS certificates.
+    #[arg(long, env = "REGISTRY_INSECURE")]
+    insecure: bool,
+    /// Scenario directory [default: the workspace's fixtures/, else ./fixtures].
+    #[arg(long, env = "REGISTRY_FIXTURES")]
+    fixtures: Option<PathBuf>,
+    /// A capability the registry lacks (repeatable; env: comma-separated), e.g. delete.
+    #[arg(
+        long = "without",
+        value_name = "CAP",
+        env = "REGISTRY_WITHOUT",
+        value_delimiter = ','
+    )]
+    without: Vec<String>,
+    /// Per-request timeout in seconds.
+    #[arg(
+        long,
+        value_name = "SECS",
+        env = "REGISTRY_REQUEST_TIMEOUT",
+        default_value_t = 30
+    )]
+    request_timeout: u64,
+    /// Per-scenario timeout in seconds.
+    #[arg(
+        long,
+        value_name = "SECS",
+        env = "REGISTRY_SCENARIO_TIMEOUT",
+        default_value_t = 300
+    )]
+    scenario_timeout: u64,
+    /// Print the requirement coverage matrix after the run.
+    #[arg(long, env = "REGISTRY_COVERAGE")]
+    coverage: bool,
+    /// Expected non-pass outcomes (JSON); exit 0 iff the run matches it exactly.
+    #[arg(long, value_name = "FILE", env = "REGISTRY_BASELINE")]
+    baseline: Option<PathBuf>,
+    #[command(flatten)]
+    libtest: libtest_mimic::Arguments,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let profiles = match harness::parse_profiles(&cli.profile) {
+        Ok(p) => p,
+        Err(e) => {
+            eprintln!("registry-conformance: {e}");
+            return ExitCode::from(harness::EXIT_SETUP);
+        }
+    };
+    let settings = Settings {
+        url: cli.url,
+        namespace: cli.namespace,
+        profiles,
+        junit: cli.junit,
+        auth: Auth::from_parts(cli.username, cli.password),
+        insecure: cli.insecure,
+        fixtures: cli.fixtures.unwrap_or_else(harness::default_fixtures),
+        without: cli
+            .without
+            .into_iter()
+            .map(|w| w.trim().to_owned())
+            .filter(|w| !w.is_empty())
+            .collect(),
+        request_timeout: Duration::from_secs(cli.request_timeout.max(1)),
+        scenario_timeout: Duration::from_secs(cli.scenario_timeout.max(1)),
+        coverage: cli.coverage,
+        baseline: cli.baseline,
+    };
+    harness::run(settings, cli.libtest)
+}

@@ -1,0 +1,39 @@
+//! Instance configuration.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// How a registry instance behaves. Construct with [`Config::new`] and adjust fields;
+/// `#[non_exhaustive]` so new knobs (auth, defects, storage backends) can be added
+/// without breaking callers.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct Config {
+    /// Root directory of the durable storage.
+    pub root: PathBuf,
+    /// Whether manifest, tag and blob deletes are allowed (405 UNSUPPORTED otherwise).
+    pub delete_enabled: bool,
+    /// Whether every write is refused (405 UNSUPPORTED).
+    pub read_only: bool,
+    /// Largest manifest accepted on PUT; larger gets 413 (OCI asks for at least 4 MB).
+    pub max_manifest_size: usize,
+    /// Largest page of tags or repositories; a bigger or missing `n` is clamped to it and
+    /// a `Link` header points at the rest.
+    pub max_page_size: usize,
+    /// How long [`crate::RunningRegistry::shutdown`] waits for in-flight requests.
+    pub shutdown_grace: Duration,
+}
+
+impl Config {
+    /// Defaults: deletes on, writable, 4 MiB manifests, pages of 1000, 30 s grace.
+    pub fn new(root: impl Into<PathBuf>) -> Self {
+        Config {
+            root: root.into(),
+            delete_enabled: true,
+            read_only: false,
+            max_manifest_size: 4 * 1024 * 1024,
+            max_page_size: 1000,
+            shutdown_grace: Duration::from_secs(30),
+        }
+    }
+}

@@ -1,0 +1,186 @@
+//! `GET`/`HEAD`/`DELETE /v2/<name>/blobs/<digest>` (PULL-16..29, MGMT-10..13).
+//!
+//! Bodies are streamed from the file in 256 KiB reads with an explicit `Content-Length`,
+//! so memory stays flat for any blob size. Single RFC 7233 byte ranges get `206`.
+
+use tokio::io::{AsyncReadExt, AsyncSeekExt};
+use tokio_util::io::ReaderStream;
+use warp::http::StatusCode;
+use warp::reply::{Reply, Response};
+
+use crate::digest::Digest;
+use crate::errors::RegistryError;
+use crate::request::RegistryRequest;
+use crate::response;
+use crate::state::Registry;
+
+const READ_CHUNK: usize = 256 * 1024;
+
+/// What a `Range` header asks for, given the blob size.
+#[derive(Debug, PartialEq, Eq)]
+enum Wanted {
+    Whole,
+    /// Inclusive byte range.
+    Part(u64, u64),
+    Unsatisfiable,
+}
+
+fn parse_range(header: Option<&str>, size: u64) -> Wanted {
+    let Some(h) = header else {
+        return Wanted::Whole;
+    };
+    let h = h.trim();
+    let Some(spec) = h
+        .get(..6)
+        .filter(|p| p.eq_ignore_ascii_case("bytes="))
+        .map(|_| &h[6..])
+    else {
+        return Wanted::Unsatisfiable;
+    };
+    if spec.contains(',') {
+        // Multiple ranges: RFC 7233 lets a server ignore Range and send the whole entity.
+        return Wanted::Whole;
+    }
+    let Some((a, b)) = spec.trim().split_once('-') else {
+        return Wanted::Unsatisfiable;
+    };
+    let (a, b) = (a.trim(), b.trim());
+    let num = |s: &str| {
+        s.parse::<u64>()
+            .ok()
+            .filter(|_| s.bytes().all(|c| c.is_ascii_digit()))
+    };
+    match (a.is_empty(), b.is_empty()) {
+        (true, false) => match num(b) {
+            Some(n) if n > 0 && size > 0 => Wanted::Part(size.saturating_sub(n), size - 1),
+            _ => Wanted::Unsatisfiable,
+        },
+        (false, _) => {
+            let Some(start) = num(a) else {
+                return Wanted::Unsatisfiable;
+            };
+            let end = if b.is_empty() { Some(u64::MAX) } else { num(b) };
+            match end {
+                Some(end) if end >= start && start < size => Wanted::Part(start, end.min(size - 1)),
+                _ => Wanted::Unsatisfiable,
+            }
+        }
+        (true, true) => Wanted::Unsatisfiable,
+    }
+}
+
+fn etag(d: &Digest) -> String {
+    format!("\"{d}\"")
+}
+
+/// Whether `If-None-Match` names this entity (then the answer is 304).
+pub(crate) fn not_modified(req: &RegistryRequest, d: &Digest) -> bool {
+    let Some(v) = req.header("if-none-match") else {
+        return false;
+    };
+    let tag = etag(d);
+    v.split(',')
+        .map(str::trim)
+        .any(|t| t == "*" || t == tag || t.trim_start_matches("W/") == tag)
+}
+
+pub async fn get(
+    registry: &Registry,
+    req: &RegistryRequest,
+    name: &str,
+    digest: &str,
+    head: bool,
+) -> Result<Response, RegistryError> {
+    let d: Digest = digest.parse()?;
+    let storage = &registry.storage;
+    if !storage.repo_exists(name).await {
+        return Err(RegistryError::name_unknown(name));
+    }
+    let Some((mut file, size)) = storage.open_blob(name, &d).await? else {
+        return Err(RegistryError::blob_unknown(digest));
+    };
+    let common = |r: &mut Response| {
+        response::set(r, "docker-content-digest", &d);
+        response::set(r, "etag", etag(&d));
+        response::set(r, "accept-ranges", "bytes");
+        response::set(r, "cache-control", "max-age=31536000");
+    };
+    if not_modified(req, &d) {
+        let mut r = response::empty(StatusCode::NOT_MODIFIED);
+        r.headers_mut().remove("content-length");
+        common(&mut r);
+        return Ok(r);
+    }
+    let (status, start, len) = match parse_range(req.header("range"), size) {
+        Wanted::Whole => (StatusCode::OK, 0, size),
+        Wanted::Part(a, b) => (StatusCode::PARTIAL_CONTENT, a, b - a + 1),
+        Wanted::Unsatisfiable => {
+            let mut r = response::empty(StatusCode::RANGE_NOT_SATISFIABLE);
+            response::set(&mut r, "content-range", format!("bytes */{size}"));
+            common(&mut r);
+            return Ok(r);
+        }
+    };
+    let mut r = if head {
+        response::empty(status)
+    } else {
+        if start > 0 {
+            file.seek(std::io::SeekFrom::Start(start)).await?;
+        }
+        let stream = ReaderStream::with_capacity(file.take(len), READ_CHUNK);
+        let mut r = warp::reply::stream(stream).into_response();
+        *r.status_mut() = status;
+        r
+    };
+    response::set(&mut r, "content-length", len);
+    response::set(&mut r, "content-type", "application/octet-stream");
+    if status == StatusCode::PARTIAL_CONTENT {
+        response::set(
+            &mut r,
+            "content-range",
+            format!("bytes {}-{}/{size}", start, start + len - 1),
+        );
+    }
+    common(&mut r);
+    Ok(r)
+}
+
+pub async fn delete(
+    registry: &Registry,
+    name: &str,
+    digest: &str,
+) -> Result<Response, RegistryError> {
+    let d: Digest = digest.parse()?;
+    let storage = &registry.storage;
+    if !storage.repo_exists(name).await {
+        return Err(RegistryError::name_unknown(name));
+    }
+    if !storage.blob_linked(name, &d).await || !storage.unlink_blob(name, &d).await? {
+        return Err(RegistryError::blob_unknown(digest));
+    }
+    let mut r = response::empty(StatusCode::ACCEPTED);
+    response::set(&mut r, "docker-content-digest", &d);
+    Ok(r)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ranges() {
+        assert_eq!(parse_range(None, 10), Wanted::Whole);
+        assert_eq!(parse_range(Some("bytes=0-4"), 10), Wanted::Part(0, 4));
+        assert_eq!(parse_range(Some("bytes=5-"), 10), Wanted::Part(5, 9));
+        assert_eq!(parse_range(Some("bytes=-3"), 10), Wanted::Part(7, 9));
+        assert_eq!(parse_range(Some("bytes=-30"), 10), Wanted::Part(0, 9));
+        assert_eq!(parse_range(Some("bytes=2-100"), 10), Wanted::Part(2, 9));
+        assert_eq!(parse_range(Some("bytes=10-"), 10), Wanted::Unsatisfiable);
+        assert_eq!(parse_range(Some("bytes=5-4"), 10), Wanted::Unsatisfiable);
+        assert_eq!(parse_range(Some("bytes=-0"), 10), Wanted::Unsatisfiable);
+        assert_eq!(parse_range(Some("items=0-1"), 10), Wanted::Unsatisfiable);
+        assert_eq!(parse_range(Some("bytes=a-b"), 10), Wanted::Unsatisfiable);
+        assert_eq!(parse_range(Some("bytes=0-0"), 0), Wanted::Unsatisfiable);
+        assert_eq!(parse_range(Some("bytes=0-1,3-4"), 10), Wanted::Whole);
+    }
+}

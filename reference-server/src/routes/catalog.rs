@@ -1,0 +1,31 @@
+//! `GET /v2/_catalog` (DISC-16..19): every repository, byte-ordered, paginated.
+//!
+//! Listing walks the repository tree on each request; fine for a reference registry.
+//! When auth arrives, the list is filtered through the authorization hook (DISC-18).
+
+use serde_json::json;
+use warp::http::StatusCode;
+use warp::reply::Response;
+
+use super::pagination::paginate;
+use crate::authz::{self, Action};
+use crate::errors::RegistryError;
+use crate::request::RegistryRequest;
+use crate::response;
+use crate::state::Registry;
+
+pub async fn get(registry: &Registry, req: &RegistryRequest) -> Result<Response, RegistryError> {
+    let all: Vec<String> = registry
+        .storage
+        .list_repositories()
+        .await?
+        .into_iter()
+        .filter(|r| authz::allowed(&req.caller, r, Action::Pull))
+        .collect();
+    let page = paginate(req, all, registry.config.max_page_size, "/v2/_catalog")?;
+    let mut resp = response::json(StatusCode::OK, &json!({ "repositories": page.items }));
+    if let Some(link) = page.link {
+        response::set(&mut resp, "link", link);
+    }
+    Ok(resp)
+}

@@ -1,0 +1,353 @@
+//! Routing: one warp filter extracts the request as plain data, and [`dispatch`] routes it.
+//!
+//! Repository names contain `/` (and may contain components such as `blobs` or
+//! `manifests`), so warp's `path!` segments can't express the API. Rather than a tree of
+//! `tail()` filters we parse the path here, anchored on the fixed segments at the right
+//! (`…/tags/list`, `…/blobs/uploads/<id>`, `…/manifests/<ref>`, `…/blobs/<digest>`,
+//! `…/referrers/<digest>`). One filter also avoids warp's route-tree compile blowup and its
+//! 404-vs-405 ranking, and keeps handlers plain `async fn`s over our own types.
+
+mod base;
+mod blobs;
+mod catalog;
+mod manifests;
+mod pagination;
+mod referrers;
+mod tags;
+mod uploads;
+pub(crate) mod validate;
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use bytes::Buf;
+use futures_util::TryStreamExt;
+use warp::Filter;
+use warp::http::{Method, StatusCode};
+use warp::reply::Response;
+
+use crate::authz::{self, Action, Caller};
+use crate::errors::{Code, RegistryError};
+use crate::names;
+use crate::request::{BodyStream, RegistryRequest, parse_query};
+use crate::response;
+use crate::state::Registry;
+
+/// What a path addresses.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Route {
+    Base,
+    Catalog,
+    Tags { name: String },
+    Manifest { name: String, reference: String },
+    Blob { name: String, digest: String },
+    UploadStart { name: String },
+    Upload { name: String, id: String },
+    Referrers { name: String, digest: String },
+}
+
+impl Route {
+    fn repository(&self) -> Option<&str> {
+        match self {
+            Route::Base | Route::Catalog => None,
+            Route::Tags { name }
+            | Route::Manifest { name, .. }
+            | Route::Blob { name, .. }
+            | Route::UploadStart { name }
+            | Route::Upload { name, .. }
+            | Route::Referrers { name, .. } => Some(name),
+        }
+    }
+}
+
+/// Parses a raw path. `Ok(None)`: no such endpoint. `Err`: an endpoint with an invalid
+/// repository name (400 NAME_INVALID).
+pub fn parse_path(raw: &str) -> Result<Option<Route>, RegistryError> {
+    let Some(rest) = raw.strip_prefix("/v2") else {
+        return Ok(None);
+    };
+    if rest.is_empty() || rest == "/" {
+        return Ok(Some(Route::Base));
+    }
+    let Some(rest) = rest.strip_prefix('/') else {
+        return Ok(None);
+    };
+    if rest == "_catalog" {
+        return Ok(Some(Route::Catalog));
+    }
+    let segs: Vec<String> = rest
+        .split('/')
+        .map(|s| {
+            percent_encoding::percent_decode_str(s)
+                .decode_utf8_lossy()
+                .into_owned()
+        })
+        .collect();
+    let n = segs.len();
+    let at = |i: usize| segs[n - i].as_str();
+    let name_of = |k: usize| -> Result<String, RegistryError> {
+        let name = segs[..n - k].join("/");
+        if names::is_valid_name(&name) {
+            Ok(name)
+        } else {
+            Err(RegistryError::name_invalid(&name))
+        }
+    };
+    let route = if n >= 3 && at(2) == "tags" && at(1) == "list" {
+        Route::Tags { name: name_of(2)? }
+    } else if n >= 4 && at(3) == "blobs" && at(2) == "uploads" {
+        let id = at(1).to_string();
+        if id.is_empty() {
+            Route::UploadStart { name: name_of(3)? }
+        } else {
+            Route::Upload {
+                name: name_of(3)?,
+                id,
+            }
+        }
+    } else if n >= 3 && at(2) == "blobs" && at(1) == "uploads" {
+        Route::UploadStart { name: name_of(2)? }
+    } else if n >= 3 && at(2) == "manifests" {
+        Route::Manifest {
+            name: name_of(2)?,
+            reference: at(1).to_string(),
+        }
+    } else if n >= 3 && at(2) == "blobs" {
+        Route::Blob {
+            name: name_of(2)?,
+            digest: at(1).to_string(),
+        }
+    } else if n >= 3 && at(2) == "referrers" {
+        Route::Referrers {
+            name: name_of(2)?,
+            digest: at(1).to_string(),
+        }
+    } else {
+        return Ok(None);
+    };
+    Ok(Some(route))
+}
+
+/// The whole HTTP surface as one warp filter.
+pub fn filter(
+    registry: Arc<Registry>,
+) -> impl Filter<Extract = (Response,), Error = warp::Rejection> + Clone + Send + Sync + 'static {
+    let query = warp::query::raw().or(warp::any().map(String::new)).unify();
+    warp::method()
+        .and(warp::path::full())
+        .and(query)
+        .and(warp::header::headers_cloned())
+        .and(warp::body::stream().map(boxed_body))
+        .then(
+            move |method: Method,
+                  path: warp::path::FullPath,
+                  query: String,
+                  headers,
+                  body: BodyStream| {
+                let registry = registry.clone();
+                async move {
+                    let caller = Caller::from_headers(&headers);
+                    let req = RegistryRequest {
+                        method,
+                        path: path.as_str().to_string(),
+                        query: parse_query(&query),
+                        headers,
+                        body,
+                        caller,
+                    };
+                    dispatch(registry, req).await
+                }
+            },
+        )
+}
+
+/// Erases warp's unnameable body stream type into ours.
+fn boxed_body<S, B>(s: S) -> BodyStream
+where
+    S: futures_util::Stream<Item = Result<B, warp::Error>> + Send + Sync + 'static,
+    B: Buf,
+{
+    Box::pin(
+        s.map_ok(|mut buf| buf.copy_to_bytes(buf.remaining()))
+            .map_err(std::io::Error::other),
+    )
+}
+
+/// Routes one request, renders errors, adds the common headers and logs it.
+pub async fn dispatch(registry: Arc<Registry>, req: RegistryRequest) -> Response {
+    let started = Instant::now();
+    let method = req.method.clone();
+    let path = req.path.clone();
+    let head = req.is_head();
+    let mut resp = match route(&registry, req).await {
+        Ok(r) => r,
+        Err(e) => {
+            if head {
+                // HEAD answers never have a body (BASE-14); keep the status only.
+                response::empty(e.status)
+            } else {
+                response::error(&e)
+            }
+        }
+    };
+    response::set(&mut resp, "docker-distribution-api-version", "registry/2.0");
+    tracing::info!(
+        target: "reference_server::access",
+        method = %method,
+        path = %path,
+        status = resp.status().as_u16(),
+        elapsed_ms = started.elapsed().as_millis() as u64,
+        "request"
+    );
+    resp
+}
+
+async fn route(registry: &Registry, mut req: RegistryRequest) -> Result<Response, RegistryError> {
+    let Some(route) = parse_path(&req.path)? else {
+        return Err(RegistryError::new(Code::Unsupported, "no such endpoint")
+            .with_status(StatusCode::NOT_FOUND));
+    };
+    let m = req.method.clone();
+    check_policy(registry, &req, &route)?;
+    let head = m == Method::HEAD;
+    match (&route, &m) {
+        (Route::Base, &Method::GET | &Method::HEAD) => Ok(base::get()),
+        (Route::Catalog, &Method::GET | &Method::HEAD) => catalog::get(registry, &req).await,
+        (Route::Tags { name }, &Method::GET | &Method::HEAD) => {
+            tags::get(registry, &req, name).await
+        }
+        (Route::Manifest { name, reference }, &Method::GET | &Method::HEAD) => {
+            manifests::get(registry, &req, name, reference, head).await
+        }
+        (Route::Manifest { name, reference }, &Method::PUT) => {
+            manifests::put(registry, &mut req, name, reference).await
+        }
+        (Route::Manifest { name, reference }, &Method::DELETE) => {
+            manifests::delete(registry, name, reference).await
+        }
+        (Route::Blob { name, digest }, &Method::GET | &Method::HEAD) => {
+            blobs::get(registry, &req, name, digest, head).await
+        }
+        (Route::Blob { name, digest }, &Method::DELETE) => {
+            blobs::delete(registry, name, digest).await
+        }
+        (Route::UploadStart { name }, &Method::POST) => {
+            uploads::start(registry, &mut req, name).await
+        }
+        (Route::Upload { name, id }, &Method::GET) => uploads::status(registry, name, id).await,
+        (Route::Upload { name, id }, &Method::PATCH) => {
+            uploads::patch(registry, &mut req, name, id).await
+        }
+        (Route::Upload { name, id }, &Method::PUT) => {
+            uploads::put(registry, &mut req, name, id).await
+        }
+        (Route::Upload { name, id }, &Method::DELETE) => uploads::cancel(registry, name, id).await,
+        (Route::Referrers { name, digest }, &Method::GET | &Method::HEAD) => {
+            referrers::get(registry, &req, name, digest).await
+        }
+        _ => Err(RegistryError::unsupported(format!(
+            "method {m} not allowed on this endpoint"
+        ))),
+    }
+}
+
+/// Read-only mode, disabled deletes and the authorization hook, decided before any handler.
+fn check_policy(
+    registry: &Registry,
+    req: &RegistryRequest,
+    route: &Route,
+) -> Result<(), RegistryError> {
+    let m = &req.method;
+    let write = matches!(
+        *m,
+        Method::POST | Method::PUT | Method::PATCH | Method::DELETE
+    );
+    let content_delete =
+        *m == Method::DELETE && matches!(route, Route::Manifest { .. } | Route::Blob { .. });
+    if write && registry.config.read_only {
+        return Err(RegistryError::unsupported("the registry is read-only"));
+    }
+    if content_delete && !registry.config.delete_enabled {
+        return Err(RegistryError::unsupported(
+            "deletes are disabled on this registry",
+        ));
+    }
+    if let Some(repo) = route.repository() {
+        let action = if content_delete {
+            Action::Delete
+        } else if write {
+            Action::Push
+        } else {
+            Action::Pull
+        };
+        if !authz::allowed(&req.caller, repo, action) {
+            return Err(RegistryError::new(
+                Code::Denied,
+                "requested access to the resource is denied",
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// `Location` of a committed blob.
+pub(crate) fn blob_location(name: &str, digest: &crate::digest::Digest) -> String {
+    format!("/v2/{name}/blobs/{digest}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn p(s: &str) -> Option<Route> {
+        parse_path(s).unwrap()
+    }
+
+    #[test]
+    fn routes_from_the_right() {
+        assert_eq!(p("/v2/"), Some(Route::Base));
+        assert_eq!(p("/v2/_catalog"), Some(Route::Catalog));
+        assert_eq!(
+            p("/v2/a/b/tags/list"),
+            Some(Route::Tags { name: "a/b".into() })
+        );
+        assert_eq!(
+            p("/v2/a/blobs/uploads/"),
+            Some(Route::UploadStart { name: "a".into() })
+        );
+        assert_eq!(
+            p("/v2/x/blobs/uploads/blobs/uploads/id"),
+            Some(Route::Upload {
+                name: "x/blobs/uploads".into(),
+                id: "id".into()
+            })
+        );
+        assert_eq!(
+            p("/v2/manifests/tags/manifests/latest"),
+            Some(Route::Manifest {
+                name: "manifests/tags".into(),
+                reference: "latest".into()
+            })
+        );
+        assert_eq!(
+            p("/v2/a/tags/list/blobs/sha256:x"),
+            Some(Route::Blob {
+                name: "a/tags/list".into(),
+                digest: "sha256:x".into()
+            })
+        );
+        assert_eq!(
+            p("/v2/a/referrers/d"),
+            Some(Route::Referrers {
+                name: "a".into(),
+                digest: "d".into()
+            })
+        );
+        assert_eq!(p("/v3/a"), None);
+        assert_eq!(p("/v2/a/b"), None);
+        assert!(parse_path("/v2/A/manifests/x").is_err());
+        assert!(parse_path("/v2/a//b/manifests/x").is_err());
+        assert!(parse_path("/v2/a/../b/manifests/x").is_err());
+        assert!(parse_path("/v2//a/tags/list").is_err());
+    }
+}

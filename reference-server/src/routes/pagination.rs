@@ -1,0 +1,54 @@
+//! `n`/`last` pagination shared by tags and catalog (DISC-05..14, DISC-17).
+
+use crate::errors::{Code, RegistryError};
+use crate::request::RegistryRequest;
+
+/// One page of a sorted list, and the `Link` header value when more remain.
+pub struct Page {
+    pub items: Vec<String>,
+    pub link: Option<String>,
+}
+
+/// Applies `n` and `last` to `all` (already sorted). A missing or too large `n` is
+/// clamped to `max`, and the `Link` header then leads on. `base` is the path the link
+/// continues (e.g. `/v2/<name>/tags/list`).
+pub fn paginate(
+    req: &RegistryRequest,
+    all: Vec<String>,
+    max: usize,
+    base: &str,
+) -> Result<Page, RegistryError> {
+    let n = match req.query("n") {
+        None | Some("") => max,
+        Some(v) => v
+            .parse::<u64>()
+            .map_err(|_| {
+                RegistryError::new(
+                    Code::PaginationNumberInvalid,
+                    "invalid number of results requested",
+                )
+                .detail(serde_json::json!({ "n": v }))
+            })?
+            .min(max as u64) as usize,
+    };
+    let last = req.query("last").unwrap_or("");
+    let mut rest = all
+        .into_iter()
+        .filter(|s| last.is_empty() || s.as_str() > last);
+    let items: Vec<String> = rest.by_ref().take(n).collect();
+    let more = n > 0 && rest.next().is_some();
+    let link = match (more, items.last()) {
+        (true, Some(last)) => Some(format!(
+            "<{base}?n={n}&last={}>; rel=\"next\"",
+            encode(last)
+        )),
+        _ => None,
+    };
+    Ok(Page { items, link })
+}
+
+fn encode(s: &str) -> String {
+    form_urlencoded::byte_serialize(s.as_bytes())
+        .collect::<String>()
+        .replace("%2F", "/")
+}

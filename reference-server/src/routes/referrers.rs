@@ -1,0 +1,42 @@
+//! `GET /v2/<name>/referrers/<digest>` (DISC-20..32): always an OCI index, never 404, so
+//! clients know the API exists; optional `artifactType` filter.
+
+use serde_json::{Value, json};
+use warp::http::StatusCode;
+use warp::reply::Response;
+
+use super::manifests::REFERRERS_MEDIA_TYPE;
+use crate::digest::Digest;
+use crate::errors::RegistryError;
+use crate::request::RegistryRequest;
+use crate::response;
+use crate::state::Registry;
+
+pub async fn get(
+    registry: &Registry,
+    req: &RegistryRequest,
+    name: &str,
+    digest: &str,
+) -> Result<Response, RegistryError> {
+    let subject: Digest = digest.parse()?;
+    let mut manifests = registry.storage.list_referrers(name, &subject).await?;
+    let filters = req.query_all("artifactType");
+    if !filters.is_empty() {
+        manifests.retain(|m| {
+            m.get("artifactType")
+                .and_then(Value::as_str)
+                .is_some_and(|t| filters.contains(&t))
+        });
+    }
+    let index = json!({
+        "schemaVersion": 2,
+        "mediaType": REFERRERS_MEDIA_TYPE,
+        "manifests": manifests,
+    });
+    let body = serde_json::to_vec(&index).map_err(RegistryError::internal)?;
+    let mut resp = response::bytes(StatusCode::OK, REFERRERS_MEDIA_TYPE, body);
+    if !filters.is_empty() {
+        response::set(&mut resp, "oci-filters-applied", "artifactType");
+    }
+    Ok(resp)
+}

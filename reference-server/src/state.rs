@@ -1,0 +1,55 @@
+//! Shared state of a running registry: configuration, storage and the in-memory hash
+//! state of open upload sessions.
+
+use std::collections::HashMap;
+use std::io;
+use std::sync::{Arc, Mutex};
+
+use crate::config::Config;
+use crate::digest::{Algorithm, Hasher};
+use crate::storage::Storage;
+
+pub struct Registry {
+    pub config: Config,
+    pub storage: Storage,
+    sessions: Mutex<HashMap<String, Arc<tokio::sync::Mutex<SessionState>>>>,
+}
+
+/// The running sha256 of a session's data, valid for `offset` bytes. After a restart it
+/// is absent and rebuilt by re-reading the data file once.
+#[derive(Clone, Default)]
+pub struct SessionState {
+    pub offset: u64,
+    pub sha256: Option<Hasher>,
+}
+
+impl SessionState {
+    pub fn fresh() -> Self {
+        SessionState {
+            offset: 0,
+            sha256: Some(Hasher::new(Algorithm::Sha256)),
+        }
+    }
+}
+
+impl Registry {
+    pub fn open(config: Config) -> io::Result<Self> {
+        let storage = Storage::open(&config.root)?;
+        Ok(Registry {
+            config,
+            storage,
+            sessions: Mutex::new(HashMap::new()),
+        })
+    }
+
+    /// The lock serializing requests on one session (PATCH/PUT/DELETE of the same id).
+    pub fn session_lock(&self, id: &str) -> Arc<tokio::sync::Mutex<SessionState>> {
+        let mut map = self.sessions.lock().unwrap_or_else(|p| p.into_inner());
+        map.entry(id.to_string()).or_default().clone()
+    }
+
+    pub fn forget_session(&self, id: &str) {
+        let mut map = self.sessions.lock().unwrap_or_else(|p| p.into_inner());
+        map.remove(id);
+    }
+}

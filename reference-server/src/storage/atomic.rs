@@ -1,0 +1,68 @@
+//! Crash-safe file publication: write a unique temporary file in `<root>/tmp` (same
+//! filesystem as the destination), fsync it, rename it over the destination, fsync the
+//! destination directory. A reader sees either the old file or the complete new one, and
+//! a crash at any point leaves at most an orphan temporary file, which `gc` removes.
+
+use std::fs;
+use std::io::{self, Write};
+use std::path::{Path, PathBuf};
+
+/// Atomically replaces `dest` with `bytes`.
+pub async fn write_file(tmp_dir: PathBuf, dest: PathBuf, bytes: Vec<u8>) -> io::Result<()> {
+    blocking(move || write_file_sync(&tmp_dir, &dest, &bytes)).await
+}
+
+/// Atomically moves the already-fsynced file `src` to `dest` (both on the same filesystem).
+pub async fn rename_into(src: PathBuf, dest: PathBuf) -> io::Result<()> {
+    blocking(move || {
+        create_parent(&dest)?;
+        fs::rename(&src, &dest)?;
+        sync_parent(&dest)
+    })
+    .await
+}
+
+/// Removes `path` if it exists; returns whether it existed.
+pub async fn remove_file(path: PathBuf) -> io::Result<bool> {
+    match tokio::fs::remove_file(&path).await {
+        Ok(()) => Ok(true),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(false),
+        Err(e) => Err(e),
+    }
+}
+
+pub fn write_file_sync(tmp_dir: &Path, dest: &Path, bytes: &[u8]) -> io::Result<()> {
+    fs::create_dir_all(tmp_dir)?;
+    create_parent(dest)?;
+    let mut tmp = tempfile::NamedTempFile::new_in(tmp_dir)?;
+    tmp.write_all(bytes)?;
+    tmp.as_file().sync_all()?;
+    tmp.persist(dest).map_err(|e| e.error)?;
+    sync_parent(dest)
+}
+
+fn create_parent(path: &Path) -> io::Result<()> {
+    match path.parent() {
+        Some(p) => fs::create_dir_all(p),
+        None => Ok(()),
+    }
+}
+
+/// Makes a rename durable. Directories can't be fsynced on every platform; failing to
+/// do so is not an error for correctness (the rename itself is still atomic).
+fn sync_parent(path: &Path) -> io::Result<()> {
+    if let Some(parent) = path.parent()
+        && let Ok(dir) = fs::File::open(parent)
+    {
+        let _ = dir.sync_all();
+    }
+    Ok(())
+}
+
+pub async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> io::Result<T> + Send + 'static,
+) -> io::Result<T> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(io::Error::other)?
+}

@@ -1,0 +1,106 @@
+//! Global blob content and per-repository links.
+//!
+//! Content is stored once under its digest; a repository may read a blob only when it has
+//! a link to it (PULL-19), which an upload or a mount creates.
+
+use std::io;
+use std::path::{Path, PathBuf};
+
+use super::{Storage, atomic, is_file};
+use crate::digest::Digest;
+
+impl Storage {
+    /// Where the content of `d` lives, whether or not it exists.
+    pub fn blob_path(&self, d: &Digest) -> PathBuf {
+        self.root
+            .join("blobs")
+            .join(d.algorithm().as_str())
+            .join(&d.hex()[..2])
+            .join(d.hex())
+    }
+
+    fn link_path(&self, name: &str, d: &Digest) -> PathBuf {
+        self.repo_dir(name)
+            .join("_layers")
+            .join(Self::digest_rel(d))
+    }
+
+    pub async fn blob_exists_globally(&self, d: &Digest) -> bool {
+        is_file(&self.blob_path(d)).await
+    }
+
+    /// Whether `name` may serve `d`: linked there and the content still exists.
+    pub async fn blob_linked(&self, name: &str, d: &Digest) -> bool {
+        is_file(&self.link_path(name, d)).await && self.blob_exists_globally(d).await
+    }
+
+    /// Size of a blob readable in `name`.
+    pub async fn blob_size(&self, name: &str, d: &Digest) -> io::Result<Option<u64>> {
+        if !is_file(&self.link_path(name, d)).await {
+            return Ok(None);
+        }
+        match tokio::fs::metadata(self.blob_path(d)).await {
+            Ok(m) => Ok(Some(m.len())),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Opens a blob readable in `name` for streaming.
+    pub async fn open_blob(
+        &self,
+        name: &str,
+        d: &Digest,
+    ) -> io::Result<Option<(tokio::fs::File, u64)>> {
+        if !is_file(&self.link_path(name, d)).await {
+            return Ok(None);
+        }
+        match tokio::fs::File::open(self.blob_path(d)).await {
+            Ok(f) => {
+                let len = f.metadata().await?.len();
+                Ok(Some((f, len)))
+            }
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Links `d` into `name` (idempotent). The content must already be committed, so a
+    /// link never points at nothing.
+    pub async fn link_blob(&self, name: &str, d: &Digest) -> io::Result<()> {
+        atomic::write_file(
+            self.tmp_dir(),
+            self.link_path(name, d),
+            d.to_string().into_bytes(),
+        )
+        .await
+    }
+
+    /// Removes the link of `d` from `name`; the content stays until `gc`.
+    pub async fn unlink_blob(&self, name: &str, d: &Digest) -> io::Result<bool> {
+        atomic::remove_file(self.link_path(name, d)).await
+    }
+
+    /// Publishes a complete, fsynced file as the content of `d`. When two uploads of the
+    /// same content race, both renames succeed and the content is the same either way.
+    pub async fn commit_blob_file(&self, src: &Path, d: &Digest) -> io::Result<()> {
+        if self.blob_exists_globally(d).await {
+            let _ = tokio::fs::remove_file(src).await;
+            return Ok(());
+        }
+        atomic::rename_into(src.to_path_buf(), self.blob_path(d)).await
+    }
+
+    /// Publishes small in-memory content (manifests) under `d`.
+    pub async fn put_blob_bytes(&self, d: &Digest, bytes: Vec<u8>) -> io::Result<()> {
+        if self.blob_exists_globally(d).await {
+            return Ok(());
+        }
+        atomic::write_file(self.tmp_dir(), self.blob_path(d), bytes).await
+    }
+
+    /// Reads small content (manifests) by digest.
+    pub async fn read_blob_bytes(&self, d: &Digest) -> io::Result<Option<Vec<u8>>> {
+        super::read_optional(&self.blob_path(d)).await
+    }
+}

@@ -1,0 +1,624 @@
+//! The HTTP client: bounded time, opaque `Location`s, redirects followed by hand (bounded),
+//! `429 Retry-After` waited out within a bound, and a transcript of every exchange for
+//! failure messages.
+//!
+//! reqwest's own redirect handling is off: a check that must see a `307` has to see it,
+//! and following by hand lets the transcript show every hop.
+
+use std::fmt::Write as _;
+use std::time::Duration;
+
+use bytes::Bytes;
+use futures_util::StreamExt;
+use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
+use reqwest::{Method, StatusCode, Url};
+
+use crate::auth::Auth;
+use crate::content::{ContentReader, Hasher};
+use crate::model::Algorithm;
+
+/// Redirect hops followed at most.
+pub const MAX_REDIRECTS: usize = 5;
+/// Bodies up to this size are sent from memory; bigger ones are streamed.
+const IN_MEMORY_BODY: u64 = 1024 * 1024;
+/// How much of a response body is kept for JSON parsing and transcripts.
+pub const KEEP_BODY: usize = 16 * 1024 * 1024;
+/// Body bytes shown in a transcript.
+const SHOW_BODY: usize = 2048;
+
+/// How long and how often a `429` is waited out.
+#[derive(Debug, Clone, Copy)]
+pub struct RetryPolicy {
+    /// Longest single `Retry-After` honoured; a longer one returns the 429 as is.
+    pub max_wait: Duration,
+    /// Total waiting per request.
+    pub budget: Duration,
+    /// Retries per request.
+    pub max_retries: u32,
+}
+
+impl Default for RetryPolicy {
+    fn default() -> Self {
+        RetryPolicy {
+            max_wait: Duration::from_secs(30),
+            budget: Duration::from_secs(60),
+            max_retries: 5,
+        }
+    }
+}
+
+/// Client settings.
+#[derive(Debug, Clone)]
+pub struct ClientConfig {
+    /// Registry base URL (`http://host:port`, maybe with a path prefix).
+    pub base: Url,
+    /// Credentials.
+    pub auth: Auth,
+    /// Per-request timeout (connect + headers + body).
+    pub request_timeout: Duration,
+    /// Accept invalid TLS certificates.
+    pub insecure: bool,
+    /// 429 handling.
+    pub retry: RetryPolicy,
+}
+
+/// The shared client of a run.
+#[derive(Debug, Clone)]
+pub struct HttpClient {
+    inner: reqwest::Client,
+    cfg: ClientConfig,
+}
+
+/// A request body.
+#[derive(Debug, Clone)]
+pub enum OutBody {
+    /// No body (`Content-Length: 0` on methods that carry one).
+    Empty,
+    /// Bytes from a content source.
+    Content {
+        /// The bytes to send.
+        reader: ContentReader,
+        /// Send chunked, without `Content-Length`.
+        stream: bool,
+        /// Break the request off after this many bytes.
+        abort_after: Option<u64>,
+        /// For transcripts: what the body is (`blob layer [0..1023]`).
+        describe: String,
+    },
+}
+
+/// One request as the steps describe it.
+#[derive(Debug, Clone)]
+pub struct OutRequest {
+    /// Method.
+    pub method: Method,
+    /// Absolute URL.
+    pub url: Url,
+    /// Headers set by the step.
+    pub headers: Vec<(String, String)>,
+    /// Body.
+    pub body: OutBody,
+    /// Follow 3xx.
+    pub follow_redirects: bool,
+}
+
+/// Why no response arrived.
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("{kind}: {message}")]
+pub struct HttpError {
+    /// Classification for messages.
+    pub kind: HttpErrorKind,
+    /// The client's message with its cause chain.
+    pub message: String,
+    /// What was exchanged before the error (earlier hops) and the failing request.
+    pub transcript: String,
+}
+
+/// Classes of transport failures.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum HttpErrorKind {
+    /// No TCP/TLS connection.
+    Connect,
+    /// The request timeout elapsed.
+    Timeout,
+    /// The body we sent was broken off (by `abort_after` or the peer).
+    RequestBody,
+    /// The response could not be read (garbage, reset mid-body, ...).
+    Response,
+    /// Too many redirects or a bad `Location`.
+    Redirect,
+}
+
+impl std::fmt::Display for HttpErrorKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            HttpErrorKind::Connect => "cannot connect",
+            HttpErrorKind::Timeout => "no complete response in time",
+            HttpErrorKind::RequestBody => "request body broken off",
+            HttpErrorKind::Response => "bad or broken response",
+            HttpErrorKind::Redirect => "redirect problem",
+        })
+    }
+}
+
+/// A response whose head arrived; the body is still to be read.
+#[derive(Debug)]
+pub struct Response {
+    /// Status.
+    pub status: StatusCode,
+    /// Headers.
+    pub headers: HeaderMap,
+    /// The URL that answered (after redirects).
+    pub url: Url,
+    inner: reqwest::Response,
+    transcript: String,
+}
+
+/// What to do with a response body while it streams in.
+#[derive(Debug, Clone)]
+pub struct BodyCheck {
+    /// Digest algorithm to hash with.
+    pub alg: Algorithm,
+    /// Compare with these bytes.
+    pub compare: Option<ContentReader>,
+}
+
+impl Default for BodyCheck {
+    fn default() -> Self {
+        BodyCheck {
+            alg: Algorithm::Sha256,
+            compare: None,
+        }
+    }
+}
+
+/// A read response body.
+#[derive(Debug, Clone)]
+pub struct Body {
+    /// Total length.
+    pub len: u64,
+    /// The first [`KEEP_BODY`] bytes.
+    pub kept: Bytes,
+    /// Whether `kept` is shorter than the body.
+    pub truncated: bool,
+    /// Digest with the requested algorithm.
+    pub digest: String,
+    /// With [`BodyCheck::compare`]: the offset of the first differing byte, if any
+    /// (a length difference counts as differing at the shorter length).
+    pub first_difference: Option<u64>,
+    /// The body broke off (reset, timeout): the message.
+    pub error: Option<String>,
+}
+
+impl HttpClient {
+    /// Builds the client.
+    pub fn new(cfg: ClientConfig) -> Result<HttpClient, crate::error::HarnessError> {
+        let inner = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .timeout(cfg.request_timeout)
+            .connect_timeout(cfg.request_timeout.min(Duration::from_secs(10)))
+            .tls_danger_accept_invalid_certs(cfg.insecure)
+            .build()
+            .map_err(|e| crate::error::HarnessError::Client(error_chain(&e)))?;
+        Ok(HttpClient { inner, cfg })
+    }
+
+    /// The registry base URL.
+    pub fn base(&self) -> &Url {
+        &self.cfg.base
+    }
+
+    /// The configured request timeout.
+    pub fn request_timeout(&self) -> Duration {
+        self.cfg.request_timeout
+    }
+
+    /// `base` + `path` (`/v2/...`); the base may carry a path prefix.
+    pub fn url_for_path(&self, path: &str) -> Result<Url, String> {
+        let base = self.cfg.base.as_str().trim_end_matches('/');
+        Url::parse(&format!("{base}{path}")).map_err(|e| e.to_string())
+    }
+
+    /// Resolves an opaque URL (relative or absolute) against the base, RFC 3986 style.
+    pub fn resolve(&self, url: &str) -> Result<Url, String> {
+        self.cfg.base.join(url).map_err(|e| e.to_string())
+    }
+
+    /// Sends a request, following redirects and waiting out 429s as configured.
+    pub async fn send(&self, req: &OutRequest) -> Result<Response, HttpError> {
+        let mut transcript = String::new();
+        let mut method = req.method.clone();
+        let mut url = req.url.clone();
+        let mut body = req.body.clone();
+        let mut hops = 0;
+        let mut retries = 0;
+        let mut waited = Duration::ZERO;
+        loop {
+            write_request(
+                &mut transcript,
+                &method,
+                &url,
+                &req.headers,
+                &body,
+                self.sends_auth(&url),
+            );
+            let resp = match self.build(&method, &url, &req.headers, &body).send().await {
+                Ok(r) => r,
+                Err(e) => {
+                    return Err(HttpError {
+                        kind: classify(&e),
+                        message: error_chain(&e),
+                        transcript,
+                    });
+                }
+            };
+            let status = resp.status();
+            write_response_head(&mut transcript, &resp);
+
+            if status == StatusCode::TOO_MANY_REQUESTS
+                && retries < self.cfg.retry.max_retries
+                && let Some(wait) = retry_after(resp.headers())
+                && wait <= self.cfg.retry.max_wait
+                && waited + wait <= self.cfg.retry.budget
+            {
+                let _ = writeln!(
+                    transcript,
+                    "(429: waiting {} s as Retry-After asks)\n",
+                    wait.as_secs()
+                );
+                tokio::time::sleep(wait).await;
+                waited += wait;
+                retries += 1;
+                continue;
+            }
+
+            if req.follow_redirects && status.is_redirection() && status != StatusCode::NOT_MODIFIED
+            {
+                let Some(loc) = resp.headers().get("location").and_then(|v| v.to_str().ok()) else {
+                    return Ok(Response::new(resp, transcript));
+                };
+                if hops >= MAX_REDIRECTS {
+                    return Err(HttpError {
+                        kind: HttpErrorKind::Redirect,
+                        message: format!("more than {MAX_REDIRECTS} redirects"),
+                        transcript,
+                    });
+                }
+                let next = url.join(loc).map_err(|e| HttpError {
+                    kind: HttpErrorKind::Redirect,
+                    message: format!("unusable Location {loc:?}: {e}"),
+                    transcript: transcript.clone(),
+                })?;
+                transcript.push_str("(following the redirect)\n\n");
+                // 307/308 keep method and body; 301/302/303 turn a non-HEAD into a bodiless GET,
+                // as browsers and Go's client do.
+                if !matches!(status.as_u16(), 307 | 308) && method != Method::HEAD {
+                    method = Method::GET;
+                    body = OutBody::Empty;
+                }
+                url = next;
+                hops += 1;
+                continue;
+            }
+            return Ok(Response::new(resp, transcript));
+        }
+    }
+
+    /// Credentials go only to the registry's own host, never to a redirect target elsewhere
+    /// (blob storage), as browsers and the docker client do.
+    fn sends_auth(&self, url: &Url) -> bool {
+        self.cfg.auth.is_some()
+            && url.host_str() == self.cfg.base.host_str()
+            && url.port_or_known_default() == self.cfg.base.port_or_known_default()
+    }
+
+    fn build(
+        &self,
+        method: &Method,
+        url: &Url,
+        headers: &[(String, String)],
+        body: &OutBody,
+    ) -> reqwest::RequestBuilder {
+        let mut rb = self.inner.request(method.clone(), url.clone());
+        let mut user_length = false;
+        for (k, v) in headers {
+            user_length |= k.eq_ignore_ascii_case("content-length");
+            if let (Ok(name), Ok(value)) = (
+                HeaderName::try_from(k.as_str()),
+                HeaderValue::try_from(v.as_str()),
+            ) {
+                rb = rb.header(name, value);
+            }
+        }
+        if self.sends_auth(url) {
+            rb = self.cfg.auth.apply(rb);
+        }
+        match body {
+            OutBody::Empty => {
+                if carries_body(method) && !user_length {
+                    rb = rb.header("content-length", "0");
+                }
+                rb
+            }
+            OutBody::Content {
+                reader,
+                stream,
+                abort_after,
+                ..
+            } => {
+                let len = reader.remaining();
+                if !stream && !user_length {
+                    rb = rb.header("content-length", len.to_string());
+                }
+                if !stream && abort_after.is_none() && !user_length && len <= IN_MEMORY_BODY {
+                    let mut r = reader.clone();
+                    let mut buf = Vec::with_capacity(len as usize);
+                    while let Some(c) = r.next_chunk(crate::content::CHUNK) {
+                        buf.extend_from_slice(&c);
+                    }
+                    rb.body(buf)
+                } else {
+                    // A stream body: hyper honours the Content-Length header we set (and
+                    // sends chunked when there is none, which is what `stream` asks for).
+                    rb.body(reqwest::Body::wrap_stream(
+                        reader.clone().into_stream(*abort_after),
+                    ))
+                }
+            }
+        }
+    }
+}
+
+fn carries_body(m: &Method) -> bool {
+    matches!(*m, Method::POST | Method::PUT | Method::PATCH)
+}
+
+impl Response {
+    fn new(inner: reqwest::Response, transcript: String) -> Response {
+        Response {
+            status: inner.status(),
+            headers: inner.headers().clone(),
+            url: inner.url().clone(),
+            inner,
+            transcript,
+        }
+    }
+
+    /// All values of a header, as text (non-UTF-8 values lossily).
+    pub fn header_values(&self, name: &str) -> Vec<String> {
+        self.headers
+            .get_all(name)
+            .iter()
+            .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned())
+            .collect()
+    }
+
+    /// The first value of a header.
+    pub fn header(&self, name: &str) -> Option<String> {
+        self.header_values(name).into_iter().next()
+    }
+
+    /// Streams the body in, hashing, keeping a prefix and comparing as asked. Never fails:
+    /// a broken body is reported in [`Body::error`]. Returns the transcript with the body.
+    pub async fn read(self, check: BodyCheck) -> (Body, String) {
+        let mut hasher = Hasher::new(check.alg);
+        let mut compare = check.compare;
+        let mut kept = Vec::new();
+        let mut len = 0u64;
+        let mut truncated = false;
+        let mut first_difference = None;
+        let mut error = None;
+        let mut stream = self.inner.bytes_stream();
+        while let Some(item) = stream.next().await {
+            let chunk = match item {
+                Ok(c) => c,
+                Err(e) => {
+                    error = Some(format!("{}: {}", classify(&e), error_chain(&e)));
+                    break;
+                }
+            };
+            hasher.update(&chunk);
+            if let (Some(expected), None) = (compare.as_mut(), first_difference) {
+                first_difference = compare_chunk(expected, &chunk, len);
+            }
+            let room = KEEP_BODY.saturating_sub(kept.len());
+            if room < chunk.len() {
+                truncated = true;
+            }
+            kept.extend_from_slice(&chunk[..room.min(chunk.len())]);
+            len += chunk.len() as u64;
+        }
+        if let (Some(expected), None) = (compare.as_ref(), first_difference)
+            && expected.remaining() > 0
+        {
+            first_difference = Some(len);
+        }
+        let body = Body {
+            len,
+            kept: Bytes::from(kept),
+            truncated,
+            digest: hasher.finish(),
+            first_difference,
+            error,
+        };
+        let mut transcript = self.transcript;
+        write_body(&mut transcript, &body);
+        (body, transcript)
+    }
+}
+
+/// Compares the next bytes of `expected` with `chunk` (at absolute offset `at`).
+fn compare_chunk(expected: &mut ContentReader, chunk: &[u8], at: u64) -> Option<u64> {
+    let mut off = 0;
+    while off < chunk.len() {
+        let Some(exp) = expected.next_chunk(chunk.len() - off) else {
+            return Some(at + off as u64);
+        };
+        if let Some(i) = exp.iter().zip(&chunk[off..]).position(|(a, b)| a != b) {
+            return Some(at + (off + i) as u64);
+        }
+        off += exp.len();
+    }
+    None
+}
+
+fn classify(e: &reqwest::Error) -> HttpErrorKind {
+    if e.is_timeout() {
+        HttpErrorKind::Timeout
+    } else if e.is_connect() {
+        HttpErrorKind::Connect
+    } else if e.is_body() || (e.is_request() && error_chain(e).contains("abort_after")) {
+        HttpErrorKind::RequestBody
+    } else {
+        HttpErrorKind::Response
+    }
+}
+
+/// The error with all its causes (`a: b: c`), which is where hyper says what was wrong.
+/// reqwest's "error sending request for url (...)" prefix is dropped: transcripts and
+/// messages show the request already, and the cause is what matters.
+pub fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut s = e.to_string();
+    if s.starts_with("error sending request for url (") {
+        s = "error sending request".to_owned();
+    }
+    let mut cur = e.source();
+    while let Some(c) = cur {
+        let m = c.to_string();
+        if !s.contains(&m) {
+            s.push_str(": ");
+            s.push_str(&m);
+        }
+        cur = c.source();
+    }
+    s
+}
+
+fn retry_after(h: &HeaderMap) -> Option<Duration> {
+    let v = h.get("retry-after")?.to_str().ok()?.trim();
+    if let Ok(secs) = v.parse::<u64>() {
+        return Some(Duration::from_secs(secs));
+    }
+    let when = httpdate::parse_http_date(v).ok()?;
+    Some(
+        when.duration_since(std::time::SystemTime::now())
+            .unwrap_or(Duration::ZERO),
+    )
+}
+
+fn write_request(
+    t: &mut String,
+    method: &Method,
+    url: &Url,
+    headers: &[(String, String)],
+    body: &OutBody,
+    auth: bool,
+) {
+    let _ = writeln!(t, "> {method} {url}");
+    for (k, v) in headers {
+        let shown = if k.eq_ignore_ascii_case("authorization") {
+            "<redacted>"
+        } else {
+            v
+        };
+        let _ = writeln!(t, "> {k}: {shown}");
+    }
+    if auth {
+        let _ = writeln!(t, "> Authorization: <redacted>");
+    }
+    if let OutBody::Content {
+        reader,
+        stream,
+        abort_after,
+        describe,
+    } = body
+    {
+        let mut how = if *stream {
+            "chunked".to_owned()
+        } else {
+            format!("{} bytes", reader.remaining())
+        };
+        if let Some(n) = abort_after {
+            how.push_str(&format!(", broken off after {n} bytes"));
+        }
+        let _ = writeln!(t, "> ({describe}, {how})");
+    }
+}
+
+fn write_response_head(t: &mut String, r: &reqwest::Response) {
+    let _ = writeln!(t, "< {:?} {}", r.version(), r.status());
+    for (k, v) in r.headers() {
+        let _ = writeln!(t, "< {k}: {}", String::from_utf8_lossy(v.as_bytes()));
+    }
+}
+
+fn write_body(t: &mut String, b: &Body) {
+    if b.len == 0 && b.error.is_none() {
+        return;
+    }
+    let shown = &b.kept[..b.kept.len().min(SHOW_BODY)];
+    let text = printable(shown);
+    let _ = writeln!(t, "<");
+    let _ = writeln!(t, "{text}");
+    if (b.len as usize) > shown.len() {
+        let _ = writeln!(t, "< ... ({} bytes in all)", b.len);
+    }
+    if let Some(e) = &b.error {
+        let _ = writeln!(t, "< (body broken off: {e})");
+    }
+}
+
+/// Text as-is; binary as a hex preview, so transcripts stay readable and XML-safe.
+pub fn printable(bytes: &[u8]) -> String {
+    match std::str::from_utf8(bytes) {
+        Ok(s)
+            if !s
+                .chars()
+                .any(|c| c.is_control() && !matches!(c, '\n' | '\r' | '\t')) =>
+        {
+            s.to_owned()
+        }
+        _ => {
+            let n = bytes.len().min(64);
+            format!(
+                "(binary) {}{}",
+                hex::encode(&bytes[..n]),
+                if bytes.len() > n { "..." } else { "" }
+            )
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::content::Content;
+
+    #[test]
+    fn compare_finds_first_difference() {
+        let c = Content::Bytes(Bytes::from_static(b"abcdef"));
+        assert_eq!(compare_chunk(&mut c.reader(0, 6), b"abcdef", 0), None);
+        assert_eq!(compare_chunk(&mut c.reader(0, 6), b"abXdef", 0), Some(2));
+        assert_eq!(compare_chunk(&mut c.reader(0, 3), b"abcd", 0), Some(3));
+    }
+
+    #[test]
+    fn retry_after_reads_seconds_and_dates() {
+        let mut h = HeaderMap::new();
+        h.insert("retry-after", HeaderValue::from_static("3"));
+        assert_eq!(retry_after(&h), Some(Duration::from_secs(3)));
+        h.insert(
+            "retry-after",
+            HeaderValue::from_static("Thu, 01 Jan 1970 00:00:00 GMT"),
+        );
+        assert_eq!(retry_after(&h), Some(Duration::ZERO));
+        h.insert("retry-after", HeaderValue::from_static("soon"));
+        assert_eq!(retry_after(&h), None);
+    }
+
+    #[test]
+    fn printable_keeps_text_and_hexes_binary() {
+        assert_eq!(printable(b"{\"a\":1}"), "{\"a\":1}");
+        assert_eq!(printable(&[0, 1, 2, 0x1b]), "(binary) 0001021b");
+    }
+}

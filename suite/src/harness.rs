@@ -1,0 +1,263 @@
+//! One run end to end: fixtures → trials → libtest-mimic → event stream → reports.
+
+use std::collections::BTreeSet;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+
+use libtest_mimic::{Arguments, Completion, Failed, Trial};
+use reqwest::Url;
+
+use crate::auth::Auth;
+use crate::client::{ClientConfig, HttpClient, RetryPolicy};
+use crate::events::{self, Outcome};
+use crate::loader;
+use crate::model::Profile;
+use crate::plan::{self, TrialPlan};
+use crate::report;
+use crate::runner::{self, RunContext};
+
+/// Exit code for a run that could not start (bad arguments, fixtures dir missing, ...).
+pub const EXIT_SETUP: u8 = 2;
+/// Exit code when a scenario failed or errored (what libtest uses).
+pub const EXIT_FAILED: u8 = 101;
+
+/// Everything a run needs besides libtest's own arguments.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// Registry base URL; `None` starts the reference registry in-process.
+    pub url: Option<String>,
+    /// Repository prefix; `None` picks `conformance-<random>`.
+    pub namespace: Option<String>,
+    /// Selected profiles.
+    pub profiles: Vec<Profile>,
+    /// JUnit output path (the summary goes next to it as `summary.txt`).
+    pub junit: PathBuf,
+    /// Credentials.
+    pub auth: Auth,
+    /// Accept invalid TLS certificates.
+    pub insecure: bool,
+    /// The fixtures directory.
+    pub fixtures: PathBuf,
+    /// Capabilities the registry lacks.
+    pub without: BTreeSet<String>,
+    /// Per-request timeout.
+    pub request_timeout: Duration,
+    /// Per-scenario timeout.
+    pub scenario_timeout: Duration,
+    /// Print the coverage matrix.
+    pub coverage: bool,
+    /// Compare outcomes with this baseline.
+    pub baseline: Option<PathBuf>,
+}
+
+/// The fixtures directory of this workspace, else `./fixtures`.
+pub fn default_fixtures() -> PathBuf {
+    let ws = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../fixtures");
+    match ws.canonicalize() {
+        Ok(p) if p.is_dir() => p,
+        _ => PathBuf::from("fixtures"),
+    }
+}
+
+/// Parses `oci-1.1`, `docker-v2` or `all`.
+pub fn parse_profiles(s: &str) -> Result<Vec<Profile>, String> {
+    if s == "all" {
+        Ok(Profile::ALL.to_vec())
+    } else {
+        Ok(vec![s.parse::<Profile>()?])
+    }
+}
+
+fn setup_error(msg: impl std::fmt::Display) -> ExitCode {
+    eprintln!("registry-conformance: {msg}");
+    ExitCode::from(EXIT_SETUP)
+}
+
+/// Runs the suite; returns the process exit code.
+pub fn run(settings: Settings, args: Arguments) -> ExitCode {
+    let fx = match loader::load_dir(&settings.fixtures) {
+        Ok(f) => f,
+        Err(e) => return setup_error(e),
+    };
+    for (_, e) in &fx.errors {
+        eprintln!("fixture error: {e}");
+    }
+    let used_caps: BTreeSet<&String> = fx.scenarios.iter().flat_map(|s| &s.capabilities).collect();
+    for w in &settings.without {
+        if !used_caps.contains(w) {
+            eprintln!("note: --without {w}: no scenario needs capability {w:?}");
+        }
+    }
+    let namespace = settings
+        .namespace
+        .clone()
+        .unwrap_or_else(plan::random_namespace);
+    if let Err(e) = plan::check_namespace(&namespace) {
+        return setup_error(e);
+    }
+    let plans = plan::plan(&fx, &settings.profiles, &namespace);
+
+    if args.list {
+        let trials = plans
+            .iter()
+            .map(|p| Trial::test(p.name.clone(), || Ok(())))
+            .collect();
+        let _ = libtest_mimic::run(&args, trials);
+        return ExitCode::SUCCESS;
+    }
+
+    let rt = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => return setup_error(format!("cannot start the async runtime: {e}")),
+    };
+    // Kept alive for the run: the embedded registry's storage.
+    let mut _root = None;
+    let mut embedded = None;
+    let (base, registry_desc) = match &settings.url {
+        Some(u) => (u.clone(), u.clone()),
+        None => {
+            let dir = match tempfile::tempdir() {
+                Ok(d) => d,
+                Err(e) => return setup_error(format!("cannot create a temporary directory: {e}")),
+            };
+            let config = reference_server::Config::new(dir.path());
+            let addr = std::net::SocketAddr::from(([127, 0, 0, 1], 0));
+            let reg = match rt.block_on(reference_server::start(config, addr)) {
+                Ok(r) => r,
+                Err(e) => {
+                    return setup_error(format!(
+                        "cannot start the embedded reference registry: {e}"
+                    ));
+                }
+            };
+            let url = format!("http://{}", reg.local_addr());
+            _root = Some(dir);
+            embedded = Some(reg);
+            (url.clone(), format!("{url} (embedded reference registry)"))
+        }
+    };
+    let base = match Url::parse(&base) {
+        Ok(u) if matches!(u.scheme(), "http" | "https") => u,
+        Ok(u) => return setup_error(format!("--url {u}: only http and https are supported")),
+        Err(e) => return setup_error(format!("--url {base}: {e}")),
+    };
+    let client = match HttpClient::new(ClientConfig {
+        base,
+        auth: settings.auth.clone(),
+        request_timeout: settings.request_timeout,
+        insecure: settings.insecure,
+        retry: RetryPolicy::default(),
+    }) {
+        Ok(c) => c,
+        Err(e) => return setup_error(e),
+    };
+    let unreachable = rt.block_on(runner::preflight(&client));
+    if let Some(e) = &unreachable {
+        eprintln!("registry-conformance: {e}");
+    }
+    let ctx = Arc::new(RunContext {
+        client,
+        namespace: namespace.clone(),
+        without: settings.without.clone(),
+        scenario_timeout: settings.scenario_timeout,
+        unreachable,
+    });
+
+    let (tx, rx) = std::sync::mpsc::channel();
+    let trials: Vec<Trial> = plans
+        .iter()
+        .map(|p| trial(p.clone(), ctx.clone(), rt.handle().clone(), tx.clone()))
+        .collect();
+    drop(tx);
+    let conclusion = libtest_mimic::run(&args, trials);
+    let reports = events::collect(rx);
+
+    let profile = if settings.profiles.len() == 2 {
+        "all".to_owned()
+    } else {
+        settings.profiles[0].to_string()
+    };
+    let header = format!("{registry_desc}, profile {profile}, namespace {namespace}");
+    let summary = report::summary::render(&header, &reports);
+    println!("\n{summary}");
+    if let Err(e) = report::junit::write(&settings.junit, &reports) {
+        eprintln!(
+            "registry-conformance: cannot write {}: {e}",
+            settings.junit.display()
+        );
+    }
+    let summary_path = settings.junit.with_file_name("summary.txt");
+    if let Err(e) = std::fs::write(&summary_path, &summary) {
+        eprintln!(
+            "registry-conformance: cannot write {}: {e}",
+            summary_path.display()
+        );
+    }
+    if settings.coverage {
+        match &fx.catalog {
+            Some(cat) => {
+                let (rows, totals) = report::coverage::matrix(cat, &fx.scenarios, &reports);
+                println!("{}", report::coverage::render(&rows, &totals));
+            }
+            None => eprintln!(
+                "--coverage: {} has no requirements.json",
+                settings.fixtures.display()
+            ),
+        }
+    }
+    let exit = match &settings.baseline {
+        Some(path) => match report::baseline::Baseline::load(path) {
+            Ok(b) => {
+                let diffs = report::baseline::compare(&b, &reports);
+                if diffs.is_empty() {
+                    println!("baseline {}: outcomes match", path.display());
+                    ExitCode::SUCCESS
+                } else {
+                    println!(
+                        "baseline {}: {} difference(s):",
+                        path.display(),
+                        diffs.len()
+                    );
+                    for d in &diffs {
+                        println!("  {d}");
+                    }
+                    ExitCode::from(EXIT_FAILED)
+                }
+            }
+            Err(e) => setup_error(format!("--baseline: {e}")),
+        },
+        None if conclusion.has_failed() => ExitCode::from(EXIT_FAILED),
+        None => ExitCode::SUCCESS,
+    };
+    if let Some(reg) = embedded {
+        rt.block_on(reg.shutdown());
+    }
+    exit
+}
+
+/// A libtest trial for a plan: runs the scenario on the shared runtime and maps the
+/// outcome (skips show as `ignored`, with the reason).
+fn trial(
+    plan: TrialPlan,
+    ctx: Arc<RunContext>,
+    handle: tokio::runtime::Handle,
+    tx: events::EventSender,
+) -> Trial {
+    let name = plan.name.clone();
+    Trial::ignorable_test(name, move || {
+        let report = handle.block_on(runner::run_trial(&ctx, &plan, Some(&tx)));
+        match report.outcome {
+            Outcome::Pass => Ok(Completion::Completed),
+            Outcome::Skip { reason } => Ok(Completion::ignored_with(reason)),
+            Outcome::Fail { details, .. } => Err(Failed::from(details)),
+            Outcome::Error { summary, details } => {
+                Err(Failed::from(format!("harness error: {summary}\n{details}")))
+            }
+        }
+    })
+}

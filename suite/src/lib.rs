@@ -1,0 +1,26 @@
+//! The engine of `registry-conformance`: spec-derived scenarios (data files under
+//! `fixtures/`) run against any registry URL.
+//!
+//! Layout (nextest style: engine here, thin CLI in `main.rs`):
+//! - [`model`], [`loader`]: the scenario format and its validation;
+//! - [`vars`], [`content`]: variables and body sources (deterministic, streamed blobs);
+//! - [`auth`], [`client`]: HTTP with timeouts, redirects, 429 handling and transcripts;
+//! - [`expect`], [`steps`], [`runner`]: expectations, step kinds, one scenario run;
+//! - [`plan`], [`harness`]: trials for libtest-mimic, one run end to end;
+//! - [`events`], [`report`]: the event stream and its sinks (summary, JUnit, coverage,
+//!   baseline).
+
+pub mod auth;
+pub mod client;
+pub mod content;
+pub mod error;
+pub mod events;
+pub mod expect;
+pub mod harness;
+pub mod loader;
+pub mod model;
+pub mod plan;
+pub mod report;
+pub mod runner;
+pub mod steps;
+pub mod vars;

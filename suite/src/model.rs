@@ -1,0 +1,450 @@
+//! The scenario file format (`fixtures/README.md`) as serde types.
+//!
+//! Every struct denies unknown fields: a misspelt key must be a load error, never a check
+//! that silently does nothing. Steps are read as [`RawStep`] (all step kinds' fields
+//! optional) and turned into the checked [`Step`] by the loader, because serde cannot
+//! combine `deny_unknown_fields` with a flattened "one of these kinds" enum.
+
+use indexmap::IndexMap;
+use serde::Deserialize;
+use serde_json::Value;
+
+/// A spec profile: which text the registry is judged against where OCI and Docker differ.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Deserialize)]
+pub enum Profile {
+    /// OCI Distribution Specification v1.1.
+    #[serde(rename = "oci-1.1")]
+    Oci11,
+    /// Docker Registry HTTP API V2.
+    #[serde(rename = "docker-v2")]
+    DockerV2,
+}
+
+impl Profile {
+    /// Both profiles, in the order variants are run and listed.
+    pub const ALL: [Profile; 2] = [Profile::Oci11, Profile::DockerV2];
+
+    /// The name used in files, on the command line and in test names.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Profile::Oci11 => "oci-1.1",
+            Profile::DockerV2 => "docker-v2",
+        }
+    }
+}
+
+impl std::fmt::Display for Profile {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl std::str::FromStr for Profile {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "oci-1.1" => Ok(Profile::Oci11),
+            "docker-v2" => Ok(Profile::DockerV2),
+            other => Err(format!("unknown profile {other:?} (oci-1.1, docker-v2)")),
+        }
+    }
+}
+
+/// One scenario file.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ScenarioFile {
+    /// `[a-z0-9][a-z0-9._-]*`.
+    pub id: String,
+    /// One line for humans.
+    pub title: String,
+    /// Requirement IDs this scenario checks.
+    pub requirements: Vec<String>,
+    /// Default: both.
+    #[serde(default)]
+    pub profiles: Option<Vec<Profile>>,
+    /// What the registry must offer.
+    #[serde(default)]
+    pub capabilities: Vec<String>,
+    /// Longer text for the report.
+    #[serde(default)]
+    pub description: Option<String>,
+    /// Named blob contents.
+    #[serde(default)]
+    pub blobs: IndexMap<String, BlobDef>,
+    /// Named manifests, in order.
+    #[serde(default)]
+    pub manifests: IndexMap<String, ManifestDef>,
+    /// The steps.
+    pub steps: Vec<RawStep>,
+}
+
+/// Digest algorithm of a blob.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Algorithm {
+    /// `sha256`, the default.
+    #[default]
+    Sha256,
+    /// `sha512`.
+    Sha512,
+}
+
+impl Algorithm {
+    /// The prefix used in digests.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Algorithm::Sha256 => "sha256",
+            Algorithm::Sha512 => "sha512",
+        }
+    }
+}
+
+/// `{size, seed}` | `{text}` | `{base64}`, plus optional `algorithm`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BlobDef {
+    /// Generated content length.
+    pub size: Option<u64>,
+    /// Generator seed (default 0).
+    pub seed: Option<u64>,
+    /// UTF-8 text content.
+    pub text: Option<String>,
+    /// Base64 content.
+    pub base64: Option<String>,
+    /// Digest algorithm.
+    #[serde(default)]
+    pub algorithm: Algorithm,
+}
+
+/// A named manifest.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ManifestDef {
+    /// Sent as `Content-Type` by `push_manifest`.
+    pub media_type: String,
+    /// JSON template.
+    pub json: Option<Value>,
+    /// Exact bytes template.
+    pub text: Option<String>,
+    /// Pad to exactly this many bytes with an annotation.
+    pub pad_to: Option<u64>,
+}
+
+/// A step as written: every kind's fields optional, checked by the loader.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawStep {
+    pub name: Option<String>,
+    pub requirements: Option<Vec<String>>,
+    // kind: request
+    pub request: Option<RequestSpec>,
+    pub expect: Option<Value>,
+    pub profile_expect: Option<IndexMap<Profile, Value>>,
+    pub skip_if: Option<SkipIf>,
+    pub capture: Option<IndexMap<String, CaptureSpec>>,
+    // kind: push_blob
+    pub push_blob: Option<String>,
+    pub method: Option<PushMethod>,
+    pub chunk_size: Option<u64>,
+    pub repo: Option<String>,
+    // kind: push_manifest
+    pub push_manifest: Option<String>,
+    pub reference: Option<String>,
+    // kind: paginate
+    pub paginate: Option<PaginateSpec>,
+    // kind: parallel
+    pub parallel: Option<Vec<RawStep>>,
+}
+
+/// One value or a list of values (`"status": 201` or `"status": [201, 202]`).
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(untagged)]
+pub enum OneOrMany<T> {
+    /// A single value.
+    One(T),
+    /// A list.
+    Many(Vec<T>),
+}
+
+impl<T: Clone> OneOrMany<T> {
+    /// The values as a list.
+    pub fn to_vec(&self) -> Vec<T> {
+        match self {
+            OneOrMany::One(v) => vec![v.clone()],
+            OneOrMany::Many(v) => v.clone(),
+        }
+    }
+}
+
+/// A query parameter value: a string, a number, or a list of them (repeated parameter).
+#[derive(Debug, Clone, PartialEq)]
+pub struct QueryValue(pub Vec<String>);
+
+impl<'de> Deserialize<'de> for QueryValue {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        fn scalar<E: serde::de::Error>(v: &Value) -> Result<String, E> {
+            match v {
+                Value::String(s) => Ok(s.clone()),
+                Value::Number(n) => Ok(n.to_string()),
+                Value::Bool(b) => Ok(b.to_string()),
+                other => Err(E::custom(format!(
+                    "a query value must be a string, number or list of them, not {other}"
+                ))),
+            }
+        }
+        let v = Value::deserialize(d)?;
+        match &v {
+            Value::Array(items) => Ok(QueryValue(
+                items.iter().map(scalar).collect::<Result<_, _>>()?,
+            )),
+            other => Ok(QueryValue(vec![scalar(other)?])),
+        }
+    }
+}
+
+/// The HTTP method of a request step.
+pub type Method = String;
+
+/// `request`: one HTTP exchange.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RequestSpec {
+    pub method: Method,
+    pub path: Option<String>,
+    pub url: Option<String>,
+    #[serde(default)]
+    pub query: IndexMap<String, QueryValue>,
+    #[serde(default)]
+    pub headers: IndexMap<String, String>,
+    pub body: Option<BodySpec>,
+    pub follow_redirects: Option<bool>,
+}
+
+/// A request body source.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BodySpec {
+    pub blob: Option<String>,
+    pub start: Option<u64>,
+    pub end: Option<u64>,
+    pub from: Option<String>,
+    pub manifest: Option<String>,
+    pub text: Option<String>,
+    pub json: Option<Value>,
+    pub bytes: Option<u64>,
+    pub seed: Option<u64>,
+    #[serde(default)]
+    pub stream: bool,
+    pub abort_after: Option<u64>,
+}
+
+/// `expect` of a request step.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Expect {
+    pub status: Option<OneOrMany<u16>>,
+    pub headers: Option<IndexMap<String, HeaderMatcher>>,
+    pub error_code: Option<OneOrMany<String>>,
+    pub json: Option<Value>,
+    pub json_pointer: Option<IndexMap<String, PointerMatcher>>,
+    pub body: Option<BodyExpect>,
+    pub aborted: Option<bool>,
+}
+
+impl Expect {
+    /// `self` with every part that `over` states replaced (`profile_expect` semantics).
+    pub fn overridden_by(&self, over: &Expect) -> Expect {
+        Expect {
+            status: over.status.clone().or_else(|| self.status.clone()),
+            headers: over.headers.clone().or_else(|| self.headers.clone()),
+            error_code: over.error_code.clone().or_else(|| self.error_code.clone()),
+            json: over.json.clone().or_else(|| self.json.clone()),
+            json_pointer: over
+                .json_pointer
+                .clone()
+                .or_else(|| self.json_pointer.clone()),
+            body: over.body.clone().or_else(|| self.body.clone()),
+            aborted: over.aborted.or(self.aborted),
+        }
+    }
+}
+
+/// A header matcher; every stated part must hold.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HeaderMatcher {
+    pub present: Option<bool>,
+    pub absent: Option<bool>,
+    pub equals: Option<String>,
+    pub matches: Option<String>,
+    pub one_of: Option<Vec<String>>,
+}
+
+/// `sorted`: `true` accepts byte order or case-insensitive order (OCI v1.1.1 and Docker
+/// disagree, OCI-main allows both); the strings pick one.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(untagged)]
+pub enum SortedSpec {
+    /// `true`: either order; `false`: no check.
+    Flag(bool),
+    /// `"lexical"` or `"case-insensitive"`.
+    Order(String),
+}
+
+/// A JSON-pointer matcher; every stated part must hold.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PointerMatcher {
+    pub equals: Option<Value>,
+    pub length: Option<u64>,
+    pub contains: Option<Value>,
+    pub not_contains: Option<Value>,
+    pub sorted: Option<SortedSpec>,
+    pub absent: Option<bool>,
+    pub present: Option<bool>,
+}
+
+/// `expect.body`.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BodyExpect {
+    pub blob: Option<String>,
+    pub start: Option<u64>,
+    pub end: Option<u64>,
+    pub manifest: Option<String>,
+    pub empty: Option<bool>,
+    pub digest: Option<String>,
+    pub length: Option<u64>,
+}
+
+/// `skip_if`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SkipIf {
+    pub status: OneOrMany<u16>,
+    pub error_code: Option<OneOrMany<String>>,
+    pub reason: String,
+}
+
+/// A capture source.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CaptureSpec {
+    pub header: Option<String>,
+    pub regex: Option<String>,
+    pub json: Option<String>,
+    pub upload_offset: Option<bool>,
+}
+
+/// `push_blob` methods.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum PushMethod {
+    /// POST then PUT with the whole body.
+    #[default]
+    Monolithic,
+    /// `POST ?digest=` with the body; a 202 falls back to PUT.
+    SinglePost,
+    /// PATCHes with Content-Range, then an empty PUT.
+    Chunked,
+    /// One PATCH without Content-Range, chunked transfer encoding.
+    Streamed,
+    /// Like chunked, the last chunk in the PUT.
+    ChunkedFinalInPut,
+}
+
+/// `paginate`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PaginateSpec {
+    pub path: Option<String>,
+    pub url: Option<String>,
+    #[serde(default)]
+    pub query: IndexMap<String, QueryValue>,
+    #[serde(default)]
+    pub headers: IndexMap<String, String>,
+    pub collect: String,
+}
+
+/// `expect` of a paginate step.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PageExpect {
+    pub items: Option<Vec<Value>>,
+    pub pages: Option<u64>,
+    pub max_pages: Option<u64>,
+}
+
+impl PageExpect {
+    /// `profile_expect` semantics for paginate steps.
+    pub fn overridden_by(&self, over: &PageExpect) -> PageExpect {
+        PageExpect {
+            items: over.items.clone().or_else(|| self.items.clone()),
+            pages: over.pages.or(self.pages),
+            max_pages: over.max_pages.or(self.max_pages),
+        }
+    }
+}
+
+/// A checked step.
+#[derive(Debug, Clone)]
+pub struct Step {
+    /// `step 3 "name"` (or `step 3 > branch 2 ...`): how messages refer to it.
+    pub label: String,
+    /// The optional name.
+    pub name: Option<String>,
+    /// The requirement IDs a failure breaks (the scenario's when not stated).
+    pub requirements: Vec<String>,
+    /// What it does.
+    pub kind: StepKind,
+}
+
+/// The checked step kinds.
+// Steps are built once at load time (a few hundred per run) and only borrowed afterwards,
+// so the size of the `Request` variant costs nothing worth boxing for.
+#[allow(clippy::large_enum_variant)]
+#[derive(Debug, Clone)]
+pub enum StepKind {
+    /// One exchange.
+    Request {
+        request: RequestSpec,
+        expect: Expect,
+        profile_expect: IndexMap<Profile, Expect>,
+        skip_if: Option<SkipIf>,
+        capture: IndexMap<String, CaptureSpec>,
+    },
+    /// Upload a named blob.
+    PushBlob {
+        blob: String,
+        method: PushMethod,
+        chunk_size: Option<u64>,
+        repo: String,
+    },
+    /// PUT a named manifest.
+    PushManifest {
+        manifest: String,
+        reference: String,
+        repo: String,
+    },
+    /// Follow `Link` headers.
+    Paginate {
+        spec: PaginateSpec,
+        expect: PageExpect,
+        profile_expect: IndexMap<Profile, PageExpect>,
+    },
+    /// Run several steps at once.
+    Parallel(Vec<Step>),
+}
+
+impl Step {
+    /// Whether this step (or a branch of it) states per-profile expectations.
+    pub fn has_profile_expect(&self) -> bool {
+        match &self.kind {
+            StepKind::Request { profile_expect, .. } => !profile_expect.is_empty(),
+            StepKind::Paginate { profile_expect, .. } => !profile_expect.is_empty(),
+            StepKind::Parallel(branches) => branches.iter().any(Step::has_profile_expect),
+            _ => false,
+        }
+    }
+}

@@ -1,0 +1,136 @@
+//! From loaded fixtures to the list of trials of a run: profile variants, names, and the
+//! repository each trial works in.
+
+use std::sync::Arc;
+
+use crate::loader::{Fixtures, Scenario};
+use crate::model::Profile;
+
+/// One trial.
+#[derive(Debug, Clone)]
+pub struct TrialPlan {
+    /// `<area>::<id>` or `<area>::<id>@<profile>`.
+    pub name: String,
+    /// Area (JUnit testsuite).
+    pub area: String,
+    /// `<id>` or `<id>@<profile>` (JUnit testcase).
+    pub case: String,
+    /// What to run: the scenario, or why it could not be loaded.
+    pub what: Planned,
+    /// Profile the expectations are taken from.
+    pub profile: Profile,
+    /// `${repo}`.
+    pub repo: String,
+}
+
+/// A trial's content.
+#[derive(Debug, Clone)]
+pub enum Planned {
+    /// A valid scenario.
+    Scenario(Arc<Scenario>),
+    /// A file that failed to load: the trial reports this as an `error`.
+    LoadError {
+        /// The file.
+        file: std::path::PathBuf,
+        /// The message.
+        message: String,
+    },
+}
+
+/// `conformance-<8 random lowercase letters/digits>`: unique per run, so parallel CI jobs
+/// and reruns against the same registry never share a repository.
+pub fn random_namespace() -> String {
+    use rand::RngExt as _;
+    const CHARS: &[u8] = b"abcdefghijklmnopqrstuvwxyz0123456789";
+    let mut rng = rand::rng();
+    let s: String = (0..8)
+        .map(|_| CHARS[rng.random_range(0..CHARS.len())] as char)
+        .collect();
+    format!("conformance-{s}")
+}
+
+/// Checks a namespace given on the command line (one or more repository path components).
+pub fn check_namespace(ns: &str) -> Result<(), String> {
+    let re = regex::Regex::new(
+        r"^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?:/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*$",
+    )
+    .map_err(|e| e.to_string())?;
+    if re.is_match(ns) {
+        Ok(())
+    } else {
+        Err(format!(
+            "namespace {ns:?} is not a valid repository path prefix (lowercase components separated by /)"
+        ))
+    }
+}
+
+/// The trials for the selected profiles, sorted by name. Scenarios with `profile_expect`
+/// run once per selected profile they apply to; the rest once; scenarios for no selected
+/// profile are left out. Files that failed to load become error trials.
+pub fn plan(fx: &Fixtures, selected: &[Profile], namespace: &str) -> Vec<TrialPlan> {
+    let mut out = Vec::new();
+    for s in &fx.scenarios {
+        let applicable: Vec<Profile> = Profile::ALL
+            .into_iter()
+            .filter(|p| selected.contains(p) && s.profiles.contains(p))
+            .collect();
+        let Some(first) = applicable.first().copied() else {
+            continue;
+        };
+        let base_repo = format!("{namespace}/{}", s.id.replace('.', "-"));
+        if s.has_profile_expect() {
+            for p in applicable {
+                out.push(TrialPlan {
+                    name: format!("{}::{}@{p}", s.area, s.id),
+                    area: s.area.clone(),
+                    case: format!("{}@{p}", s.id),
+                    what: Planned::Scenario(s.clone()),
+                    profile: p,
+                    // Variants run in parallel, so each needs its own repository.
+                    repo: format!("{base_repo}-{}", p.as_str().replace('.', "-")),
+                });
+            }
+        } else {
+            out.push(TrialPlan {
+                name: format!("{}::{}", s.area, s.id),
+                area: s.area.clone(),
+                case: s.id.clone(),
+                what: Planned::Scenario(s.clone()),
+                profile: first,
+                repo: base_repo,
+            });
+        }
+    }
+    for (name, err) in &fx.errors {
+        let (area, case) = name.split_once("::").unwrap_or(("fixtures", name));
+        out.push(TrialPlan {
+            name: name.clone(),
+            area: area.to_owned(),
+            case: case.to_owned(),
+            what: Planned::LoadError {
+                file: err.file().to_owned(),
+                message: err.to_string(),
+            },
+            profile: selected.first().copied().unwrap_or(Profile::Oci11),
+            repo: String::new(),
+        });
+    }
+    out.sort_by(|a, b| a.name.cmp(&b.name));
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn namespaces() {
+        let ns = random_namespace();
+        assert!(check_namespace(&ns).is_ok(), "{ns}");
+        assert_ne!(ns, random_namespace());
+        assert!(check_namespace("ci/job-1").is_ok());
+        assert!(check_namespace("CI").is_err());
+        assert!(check_namespace("a//b").is_err());
+        assert!(check_namespace("").is_err());
+    }
+}

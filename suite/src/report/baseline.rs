@@ -1,0 +1,153 @@
+//! `--baseline FILE`: the expected non-pass outcomes of a registry. A run matches when
+//! every trial that ran has exactly the baseline's outcome (pass when not listed), in both
+//! directions: an expected failure that now passes is a difference too.
+
+use std::collections::HashMap;
+use std::path::Path;
+
+use serde::Deserialize;
+
+use crate::events::ScenarioReport;
+
+/// The baseline file (JSON).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Baseline {
+    /// Expected non-pass outcomes.
+    pub expected: Vec<Expected>,
+}
+
+/// One expected outcome.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Expected {
+    /// Test name, `<area>::<id>` (or `...@<profile>`).
+    pub test: String,
+    /// `fail`, `skip` or `error`.
+    pub outcome: String,
+    /// Why (for humans).
+    #[serde(default)]
+    pub reason: Option<String>,
+}
+
+impl Baseline {
+    /// Reads and checks a baseline file.
+    pub fn load(path: &Path) -> Result<Baseline, String> {
+        let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
+        let b: Baseline =
+            serde_json::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))?;
+        for e in &b.expected {
+            if !matches!(e.outcome.as_str(), "fail" | "skip" | "error") {
+                return Err(format!(
+                    "{}: {}: outcome {:?} must be fail, skip or error",
+                    path.display(),
+                    e.test,
+                    e.outcome
+                ));
+            }
+        }
+        Ok(b)
+    }
+}
+
+/// Each trial whose outcome differs from the baseline, as `test: expected X, got Y`.
+/// Baseline entries for trials that did not run (filtered out) are not differences.
+pub fn compare(b: &Baseline, reports: &[ScenarioReport]) -> Vec<String> {
+    let expected: HashMap<&str, &Expected> =
+        b.expected.iter().map(|e| (e.test.as_str(), e)).collect();
+    let mut out = Vec::new();
+    for r in reports {
+        let actual = r.outcome.label();
+        let (want, why) = match expected.get(r.name.as_str()) {
+            Some(e) => (e.outcome.as_str(), e.reason.as_deref()),
+            None => ("pass", None),
+        };
+        if want != actual {
+            let mut line = format!("{}: baseline says {want}, got {actual}", r.name);
+            if want != "pass" && actual == "pass" {
+                line.push_str(" (fixed: remove it from the baseline)");
+            }
+            if let Some(w) = why {
+                line.push_str(&format!(" [baseline reason: {w}]"));
+            }
+            out.push(line);
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::events::Outcome;
+    use std::time::Duration;
+
+    fn report(name: &str, outcome: Outcome) -> ScenarioReport {
+        ScenarioReport {
+            name: name.into(),
+            area: "a".into(),
+            case: name.into(),
+            title: String::new(),
+            profile: None,
+            requirements: vec![],
+            file: Default::default(),
+            outcome,
+            duration: Duration::ZERO,
+        }
+    }
+
+    fn fail() -> Outcome {
+        Outcome::Fail {
+            summary: "s".into(),
+            details: "d".into(),
+            requirements: vec![],
+        }
+    }
+
+    #[test]
+    fn differences_in_both_directions() {
+        let b: Baseline = serde_json::from_value(serde_json::json!({"expected": [
+            {"test": "a::x", "outcome": "fail", "reason": "known bug"},
+            {"test": "a::y", "outcome": "fail"},
+            {"test": "a::gone", "outcome": "skip"}
+        ]}))
+        .unwrap();
+        let reports = [
+            report("a::x", fail()),
+            report("a::y", Outcome::Pass),
+            report("a::z", fail()),
+            report("a::ok", Outcome::Pass),
+        ];
+        let d = compare(&b, &reports);
+        assert_eq!(
+            d,
+            vec![
+                "a::y: baseline says fail, got pass (fixed: remove it from the baseline)"
+                    .to_owned(),
+                "a::z: baseline says pass, got fail".to_owned(),
+            ]
+        );
+        assert!(
+            compare(&b, &reports[..1]).is_empty(),
+            "entries for trials that did not run are not differences"
+        );
+    }
+
+    #[test]
+    fn bad_outcomes_are_rejected() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("b.json");
+        std::fs::write(&p, r#"{"expected":[{"test":"a::x","outcome":"broken"}]}"#).unwrap();
+        assert!(
+            Baseline::load(&p)
+                .unwrap_err()
+                .contains("must be fail, skip or error")
+        );
+        std::fs::write(
+            &p,
+            r#"{"expected":[{"test":"a::x","outcome":"fail","why":"x"}]}"#,
+        )
+        .unwrap();
+        assert!(Baseline::load(&p).unwrap_err().contains("unknown field"));
+    }
+}

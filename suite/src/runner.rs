@@ -1,0 +1,360 @@
+//! Runs one trial: capability check, blob/manifest preparation, the steps under a
+//! scenario timeout, clean-up, and the outcome.
+
+use std::collections::{BTreeSet, HashMap};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use reqwest::Method;
+use serde_json::Value;
+
+use crate::client::{HttpClient, OutBody};
+use crate::content::{Content, Item};
+use crate::events::{Event, EventSender, Outcome, ScenarioReport};
+use crate::expect::Items;
+use crate::loader::Scenario;
+use crate::model::{Algorithm, ManifestDef};
+use crate::plan::{Planned, TrialPlan};
+use crate::steps::{ScenarioState, StepEnd, run_step, simple};
+use crate::vars::Vars;
+
+/// The annotation `pad_to` grows a manifest with.
+pub const PADDING_ANNOTATION: &str = "org.opencontainers.conformance.padding";
+/// Upper bound for clean-up after a scenario.
+const CLEANUP_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// What every trial of a run shares.
+#[derive(Debug)]
+pub struct RunContext {
+    /// The client (base URL, auth, timeouts).
+    pub client: HttpClient,
+    /// The run's namespace.
+    pub namespace: String,
+    /// Capabilities switched off by the user.
+    pub without: BTreeSet<String>,
+    /// Bound on one scenario's steps.
+    pub scenario_timeout: Duration,
+    /// Set when the registry could not be reached at start-up: every trial is an error.
+    pub unreachable: Option<String>,
+}
+
+impl RunContext {
+    /// Whether clean-up deletes: not when the user said the registry has no deletes.
+    pub fn cleanup_enabled(&self) -> bool {
+        !self.without.contains("delete")
+    }
+}
+
+/// Checks that the registry answers `GET /v2/` at all; the error text when it does not.
+pub async fn preflight(client: &HttpClient) -> Option<String> {
+    let url = match client.url_for_path("/v2/") {
+        Ok(u) => u,
+        Err(e) => return Some(format!("bad registry URL: {e}")),
+    };
+    let req = simple(Method::GET, url.clone(), vec![], OutBody::Empty);
+    match client.send(&req).await {
+        Ok(_) => None,
+        Err(e) => Some(format!(
+            "the registry at {} does not answer GET /v2/: {e}",
+            client.base()
+        )),
+    }
+}
+
+/// Runs one trial and sends its events; returns the report.
+pub async fn run_trial(
+    ctx: &RunContext,
+    plan: &TrialPlan,
+    events: Option<&EventSender>,
+) -> ScenarioReport {
+    if let Some(tx) = events {
+        let _ = tx.send(Event::Started {
+            name: plan.name.clone(),
+        });
+    }
+    let start = Instant::now();
+    let (outcome, title, requirements, file) = match &plan.what {
+        Planned::LoadError { file, message } => (
+            Outcome::Error {
+                summary: "the scenario file does not load".to_owned(),
+                details: message.clone(),
+            },
+            String::new(),
+            Vec::new(),
+            file.clone(),
+        ),
+        Planned::Scenario(s) => {
+            let outcome = match (
+                &ctx.unreachable,
+                s.capabilities.iter().find(|c| ctx.without.contains(*c)),
+            ) {
+                (Some(e), _) => Outcome::Error {
+                    summary: "registry unreachable".to_owned(),
+                    details: e.clone(),
+                },
+                (None, Some(cap)) => Outcome::Skip {
+                    reason: format!("capability {cap} is switched off (--without {cap})"),
+                },
+                (None, None) => run_scenario(ctx, s, plan).await,
+            };
+            (
+                outcome,
+                s.title.clone(),
+                s.cited_requirements().into_iter().collect(),
+                s.file.clone(),
+            )
+        }
+    };
+    let report = ScenarioReport {
+        name: plan.name.clone(),
+        area: plan.area.clone(),
+        case: plan.case.clone(),
+        title,
+        profile: Some(plan.profile),
+        requirements,
+        file,
+        outcome,
+        duration: start.elapsed(),
+    };
+    if let Some(tx) = events {
+        let _ = tx.send(Event::Finished(Box::new(report.clone())));
+    }
+    report
+}
+
+async fn run_scenario(ctx: &RunContext, s: &Scenario, plan: &TrialPlan) -> Outcome {
+    let mut vars = Vars::new(&ctx.namespace, &plan.repo);
+    let items = match prepare(s, &mut vars) {
+        Ok(i) => i,
+        Err(e) => {
+            return Outcome::Error {
+                summary: "cannot prepare the scenario's content".to_owned(),
+                details: e,
+            };
+        }
+    };
+    let state = ScenarioState {
+        client: &ctx.client,
+        profile: plan.profile,
+        items,
+        pushed: Mutex::new(BTreeSet::new()),
+        current: Mutex::new(String::new()),
+    };
+    let steps = async {
+        for step in &s.steps {
+            run_step(&state, step, &mut vars).await?;
+        }
+        Ok::<(), StepEnd>(())
+    };
+    let result = tokio::time::timeout(ctx.scenario_timeout, steps).await;
+    if ctx.cleanup_enabled() {
+        let _ = tokio::time::timeout(CLEANUP_TIMEOUT, cleanup(&state, s, &vars)).await;
+    }
+    match result {
+        Ok(Ok(())) => Outcome::Pass,
+        Ok(Err(StepEnd::Skip(reason))) => Outcome::Skip { reason },
+        Ok(Err(StepEnd::Fail(f))) => Outcome::Fail {
+            summary: f.summary(),
+            details: f.render(),
+            requirements: f.requirements.clone(),
+        },
+        Err(_) => {
+            let step = state.current.lock().map(|c| c.clone()).unwrap_or_default();
+            let summary = format!(
+                "[{}] {step}: scenario did not finish within {} s",
+                s.requirements.join(", "),
+                ctx.scenario_timeout.as_secs()
+            );
+            Outcome::Fail {
+                details: format!("{summary}\n(raise --scenario-timeout for a slow registry)"),
+                summary,
+                requirements: s.requirements.clone(),
+            }
+        }
+    }
+}
+
+/// Hashes the blobs and renders the manifests (in order), defining their variables.
+pub fn prepare(s: &Scenario, vars: &mut Vars) -> Result<Items, String> {
+    let mut items = Items::default();
+    for (name, def) in &s.blobs {
+        let content = match (&def.size, &def.text, &def.base64) {
+            (Some(size), _, _) => Content::Generated {
+                seed: def.seed.unwrap_or(0),
+                size: *size,
+            },
+            (_, Some(t), _) => Content::Bytes(Bytes::from(t.clone())),
+            (_, _, Some(b)) => {
+                use base64::Engine as _;
+                let bytes = base64::engine::general_purpose::STANDARD
+                    .decode(b)
+                    .map_err(|e| format!("blob {name}: {e}"))?;
+                Content::Bytes(Bytes::from(bytes))
+            }
+            _ => return Err(format!("blob {name}: no content")),
+        };
+        let item = Item::new(content, def.algorithm, None);
+        vars.set(format!("blob.{name}.digest"), item.digest.clone());
+        vars.set(format!("blob.{name}.hex"), item.hex().to_owned());
+        vars.set(format!("blob.{name}.size"), item.content.len().to_string());
+        items.blobs.insert(name.clone(), (item, def.algorithm));
+    }
+    for (name, def) in &s.manifests {
+        let bytes = render_manifest(name, def, vars)?;
+        let media_type = vars
+            .render(&def.media_type)
+            .map_err(|e| format!("manifest {name}: {e}"))?;
+        let item = Item::new(
+            Content::Bytes(bytes),
+            Algorithm::Sha256,
+            Some(media_type.clone()),
+        );
+        vars.set(format!("manifest.{name}.digest"), item.digest.clone());
+        vars.set(
+            format!("manifest.{name}.size"),
+            item.content.len().to_string(),
+        );
+        vars.set(format!("manifest.{name}.media_type"), media_type);
+        items.manifests.insert(name.clone(), item);
+    }
+    Ok(items)
+}
+
+/// The exact bytes of a manifest: substituted, compact, padded to `pad_to`.
+pub fn render_manifest(name: &str, def: &ManifestDef, vars: &Vars) -> Result<Bytes, String> {
+    let err = |e: String| format!("manifest {name}: {e}");
+    if let Some(t) = &def.text {
+        return Ok(Bytes::from(vars.render(t).map_err(|e| err(e.to_string()))?));
+    }
+    let Some(tmpl) = &def.json else {
+        return Err(err("no json or text".into()));
+    };
+    let mut v = vars.render_json(tmpl).map_err(|e| err(e.to_string()))?;
+    let compact = |v: &Value| serde_json::to_vec(v).unwrap_or_default();
+    let Some(target) = def.pad_to else {
+        return Ok(Bytes::from(compact(&v)));
+    };
+    let set_padding = |v: &mut Value, pad: String| -> Result<(), String> {
+        let obj = v
+            .as_object_mut()
+            .ok_or_else(|| err("pad_to needs an object".into()))?;
+        let ann = obj
+            .entry("annotations")
+            .or_insert_with(|| Value::Object(Default::default()));
+        let ann = ann
+            .as_object_mut()
+            .ok_or_else(|| err("annotations is not an object".into()))?;
+        ann.insert(PADDING_ANNOTATION.to_owned(), Value::String(pad));
+        Ok(())
+    };
+    set_padding(&mut v, String::new())?;
+    let base = compact(&v).len() as u64;
+    if base > target {
+        return Err(err(format!(
+            "pad_to {target} is smaller than the manifest ({base} bytes)"
+        )));
+    }
+    // Each plain ASCII letter in a JSON string is exactly one byte of output.
+    set_padding(&mut v, "a".repeat((target - base) as usize))?;
+    let out = compact(&v);
+    if out.len() as u64 != target {
+        return Err(err(format!(
+            "padding produced {} bytes, not {target}",
+            out.len()
+        )));
+    }
+    Ok(Bytes::from(out))
+}
+
+/// Deletes what the scenario may have pushed, in every repository it used: manifests by
+/// digest (the last defined first, so an index goes before its children), then blobs.
+/// Every answer is ignored: a registry without deletes must not fail scenarios for it.
+async fn cleanup(state: &ScenarioState<'_>, s: &Scenario, vars: &Vars) {
+    let mut by_repo: HashMap<String, BTreeSet<String>> = HashMap::new();
+    for repo in vars.used_repos() {
+        by_repo.entry(repo).or_default();
+    }
+    if let Ok(p) = state.pushed.lock() {
+        for (repo, digest) in p.iter() {
+            by_repo
+                .entry(repo.clone())
+                .or_default()
+                .insert(digest.clone());
+        }
+    }
+    let manifests: Vec<&Item> = s
+        .manifests
+        .keys()
+        .rev()
+        .filter_map(|n| state.items.manifests.get(n))
+        .collect();
+    let blobs: Vec<&Item> = s
+        .blobs
+        .keys()
+        .filter_map(|n| state.items.blobs.get(n).map(|(i, _)| i))
+        .collect();
+    let mut repos: Vec<_> = by_repo.into_iter().collect();
+    repos.sort();
+    for (repo, _) in repos {
+        for (kind, list) in [("manifests", &manifests), ("blobs", &blobs)] {
+            for item in list {
+                let Ok(url) = state
+                    .client
+                    .url_for_path(&format!("/v2/{repo}/{kind}/{}", item.digest))
+                else {
+                    continue;
+                };
+                let _ = state
+                    .client
+                    .send(&simple(Method::DELETE, url, vec![], OutBody::Empty))
+                    .await;
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn pad_to_hits_the_exact_size() {
+        let def = ManifestDef {
+            media_type: "application/vnd.oci.image.manifest.v1+json".into(),
+            json: Some(json!({"schemaVersion": 2, "layers": [{"size": "${blob.l.size}"}]})),
+            text: None,
+            pad_to: Some(4096),
+        };
+        let mut vars = Vars::new("n", "n/r");
+        vars.set("blob.l.size", "12");
+        let b = render_manifest("m", &def, &vars).unwrap();
+        assert_eq!(b.len(), 4096);
+        let v: Value = serde_json::from_slice(&b).unwrap();
+        assert_eq!(v["layers"][0]["size"], json!(12));
+        assert!(v["annotations"][PADDING_ANNOTATION].is_string());
+
+        let small = ManifestDef {
+            pad_to: Some(5),
+            ..def
+        };
+        assert!(
+            render_manifest("m", &small, &vars)
+                .unwrap_err()
+                .contains("smaller")
+        );
+    }
+
+    #[test]
+    fn text_manifests_are_exact() {
+        let def = ManifestDef {
+            media_type: "x".into(),
+            json: None,
+            text: Some("{ \"a\" :  \"${repo}\" }".into()),
+            pad_to: None,
+        };
+        let b = render_manifest("m", &def, &Vars::new("n", "n/r")).unwrap();
+        assert_eq!(&b[..], b"{ \"a\" :  \"n/r\" }");
+    }
+}

@@ -1,0 +1,234 @@
+//! The step kinds. Each returns `Ok(())` when the registry did what the step states, or
+//! a [`StepEnd`] saying why the scenario stops here.
+
+mod paginate;
+mod push;
+mod request;
+
+use std::collections::BTreeSet;
+use std::fmt::Write as _;
+use std::sync::Mutex;
+
+use futures_util::future::LocalBoxFuture;
+use reqwest::header::HeaderMap;
+use reqwest::{Method, StatusCode, Url};
+
+use crate::client::{Body, BodyCheck, HttpClient, OutBody, OutRequest};
+use crate::expect::{Items, Problem};
+use crate::model::{Profile, Step, StepKind};
+use crate::vars::{Missing, Vars};
+
+/// What one scenario run shares between its steps.
+pub struct ScenarioState<'a> {
+    /// The client.
+    pub client: &'a HttpClient,
+    /// The profile whose expectations apply.
+    pub profile: Profile,
+    /// Named blobs and manifests.
+    pub items: Items,
+    /// `(repo, digest)` of everything `push_blob` / `push_manifest` put, for clean-up.
+    pub pushed: Mutex<BTreeSet<(String, String)>>,
+    /// The label of the step running now (for timeout messages).
+    pub current: Mutex<String>,
+}
+
+/// Why a scenario stops at a step.
+#[derive(Debug)]
+pub enum StepEnd {
+    /// The registry answered an optional feature with an allowed "unsupported".
+    Skip(String),
+    /// The registry did not do what the step states.
+    Fail(Box<Failure>),
+}
+
+/// A failed step, with everything the message needs.
+#[derive(Debug, Clone)]
+pub struct Failure {
+    /// `step 2 "send the whole blob"`.
+    pub step: String,
+    /// The IDs the step breaks.
+    pub requirements: Vec<String>,
+    /// `PUT http://...` of the request that failed.
+    pub request: Option<String>,
+    /// What differed.
+    pub problems: Vec<Problem>,
+    /// The exchange transcript.
+    pub exchange: String,
+}
+
+/// Longest transcript kept in a failure message.
+const MAX_EXCHANGE: usize = 8 * 1024;
+
+impl Failure {
+    /// One line for summaries and JUnit `message`.
+    pub fn summary(&self) -> String {
+        let first = self
+            .problems
+            .first()
+            .map(Problem::summary)
+            .unwrap_or_default();
+        format!("[{}] {}: {first}", self.requirements.join(", "), self.step)
+    }
+
+    /// The full message: requirement, request, diffs, exchange.
+    pub fn render(&self) -> String {
+        let mut s = String::new();
+        let _ = writeln!(s, "{} failed", self.step);
+        let _ = writeln!(s, "requirements: {}", self.requirements.join(", "));
+        if let Some(r) = &self.request {
+            let _ = writeln!(s, "request: {r}");
+        }
+        for p in &self.problems {
+            let _ = writeln!(s, "{}", p.render());
+        }
+        if !self.exchange.is_empty() {
+            let _ = writeln!(s, "exchange:");
+            let ex = if self.exchange.len() > MAX_EXCHANGE {
+                let cut = (0..=MAX_EXCHANGE)
+                    .rev()
+                    .find(|i| self.exchange.is_char_boundary(*i))
+                    .unwrap_or(0);
+                format!("{}\n... (transcript truncated)", &self.exchange[..cut])
+            } else {
+                self.exchange.clone()
+            };
+            s.push_str(&ex);
+        }
+        s
+    }
+}
+
+/// A failure of `step` with problems and the exchange.
+pub(crate) fn fail(
+    step: &Step,
+    request: Option<String>,
+    problems: Vec<Problem>,
+    exchange: String,
+) -> StepEnd {
+    StepEnd::Fail(Box::new(Failure {
+        step: step.label.clone(),
+        requirements: step.requirements.clone(),
+        request,
+        problems,
+        exchange,
+    }))
+}
+
+/// A variable without value at run time: an earlier step that should have captured it
+/// did not get it from the registry (the loader checked all names exist).
+pub(crate) fn missing(step: &Step, m: Missing) -> StepEnd {
+    fail(
+        step,
+        None,
+        vec![Problem::new(
+            format!("variable ${{{}}}", m.0),
+            "a value captured by an earlier step",
+            "no value (the registry did not send what an earlier step captures)",
+        )],
+        String::new(),
+    )
+}
+
+/// A response read in full.
+pub(crate) struct Exchange {
+    pub status: StatusCode,
+    pub headers: HeaderMap,
+    pub url: Url,
+    pub body: Body,
+    pub transcript: String,
+}
+
+impl Exchange {
+    pub fn header(&self, name: &str) -> Option<String> {
+        self.headers
+            .get(name)
+            .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned())
+    }
+}
+
+pub(crate) fn request_line(r: &OutRequest) -> String {
+    format!("{} {}", r.method, r.url)
+}
+
+/// Sends and reads a whole exchange; a transport error becomes a failure of `step`.
+pub(crate) async fn exchange(
+    st: &ScenarioState<'_>,
+    step: &Step,
+    req: &OutRequest,
+    check: BodyCheck,
+) -> Result<Exchange, StepEnd> {
+    match st.client.send(req).await {
+        Ok(resp) => {
+            let status = resp.status;
+            let headers = resp.headers.clone();
+            let url = resp.url.clone();
+            let (body, transcript) = resp.read(check).await;
+            Ok(Exchange {
+                status,
+                headers,
+                url,
+                body,
+                transcript,
+            })
+        }
+        Err(e) => Err(fail(
+            step,
+            Some(request_line(req)),
+            vec![Problem::new("response", "an HTTP response", e.to_string())],
+            e.transcript,
+        )),
+    }
+}
+
+/// A simple request for the built-in flows.
+pub(crate) fn simple(
+    method: Method,
+    url: Url,
+    headers: Vec<(String, String)>,
+    body: OutBody,
+) -> OutRequest {
+    let follow_redirects = method == Method::GET || method == Method::HEAD;
+    OutRequest {
+        method,
+        url,
+        headers,
+        body,
+        follow_redirects,
+    }
+}
+
+/// Runs one step (boxed: `parallel` recurses).
+pub fn run_step<'a>(
+    st: &'a ScenarioState<'a>,
+    step: &'a Step,
+    vars: &'a mut Vars,
+) -> LocalBoxFuture<'a, Result<(), StepEnd>> {
+    Box::pin(async move {
+        if let Ok(mut c) = st.current.lock() {
+            c.clone_from(&step.label);
+        }
+        match &step.kind {
+            StepKind::Request { .. } => request::run(st, step, vars).await,
+            StepKind::PushBlob { .. } => push::blob(st, step, vars).await,
+            StepKind::PushManifest { .. } => push::manifest(st, step, vars).await,
+            StepKind::Paginate { .. } => paginate::run(st, step, vars).await,
+            StepKind::Parallel(branches) => {
+                let mut branch_vars: Vec<Vars> = branches.iter().map(|_| vars.clone()).collect();
+                let futs = branches
+                    .iter()
+                    .zip(branch_vars.iter_mut())
+                    .map(|(b, v)| run_step(st, b, v));
+                let results = futures_util::future::join_all(futs).await;
+                let mut skip = None;
+                for r in results {
+                    match r {
+                        Ok(()) => {}
+                        Err(StepEnd::Fail(f)) => return Err(StepEnd::Fail(f)),
+                        Err(StepEnd::Skip(s)) => skip = Some(s),
+                    }
+                }
+                skip.map_or(Ok(()), |s| Err(StepEnd::Skip(s)))
+            }
+        }
+    })
+}

@@ -1,0 +1,218 @@
+//! `paginate`: follow `Link: <...>; rel="next"` to the end, collecting an array per page.
+
+use reqwest::Method;
+use serde_json::Value;
+
+use super::request::target_url;
+use super::{ScenarioState, StepEnd, exchange, fail, missing, request_line, simple};
+use crate::client::{BodyCheck, OutBody, printable};
+use crate::expect::Problem;
+use crate::model::{Step, StepKind};
+use crate::vars::Vars;
+
+const DEFAULT_MAX_PAGES: u64 = 100;
+
+pub(super) async fn run(
+    st: &ScenarioState<'_>,
+    step: &Step,
+    vars: &mut Vars,
+) -> Result<(), StepEnd> {
+    let StepKind::Paginate {
+        spec,
+        expect,
+        profile_expect,
+    } = &step.kind
+    else {
+        return Ok(());
+    };
+    let expect = match profile_expect.get(&st.profile) {
+        Some(over) => expect.overridden_by(over),
+        None => expect.clone(),
+    };
+    let max_pages = expect.max_pages.unwrap_or(DEFAULT_MAX_PAGES);
+    let mut url = target_url(
+        st,
+        step,
+        spec.path.as_deref(),
+        spec.url.as_deref(),
+        &spec.query,
+        vars,
+    )?;
+    let mut headers = Vec::new();
+    for (k, v) in &spec.headers {
+        headers.push((k.clone(), vars.render(v).map_err(|m| missing(step, m))?));
+    }
+    let mut items: Vec<Value> = Vec::new();
+    let mut pages = 0u64;
+    // Transcripts of every page, so a failure shows the whole walk.
+    let mut walk = String::new();
+    loop {
+        if pages >= max_pages {
+            return Err(fail(
+                step,
+                Some(format!("GET {url}")),
+                vec![Problem::new(
+                    "pages",
+                    format!("at most {max_pages} pages"),
+                    "another rel=\"next\" link",
+                )],
+                walk,
+            ));
+        }
+        let req = simple(Method::GET, url.clone(), headers.clone(), OutBody::Empty);
+        let ex = exchange(st, step, &req, BodyCheck::default()).await?;
+        walk.push_str(&ex.transcript);
+        walk.push('\n');
+        pages += 1;
+        let page_fail =
+            |p: Problem, walk: String| fail(step, Some(request_line(&req)), vec![p], walk);
+        if ex.status.as_u16() != 200 {
+            return Err(page_fail(
+                Problem::new(
+                    format!("page {pages} status"),
+                    "200",
+                    ex.status.as_u16().to_string(),
+                ),
+                walk,
+            ));
+        }
+        let doc: Value = match serde_json::from_slice(&ex.body.kept) {
+            Ok(d) => d,
+            Err(_) => {
+                return Err(page_fail(
+                    Problem::new(
+                        format!("page {pages}"),
+                        "a JSON body",
+                        printable(&ex.body.kept),
+                    ),
+                    walk,
+                ));
+            }
+        };
+        match doc.pointer(&spec.collect) {
+            Some(Value::Array(a)) => items.extend(a.iter().cloned()),
+            // `"tags": null` is how several registries spell an empty page.
+            Some(Value::Null) => {}
+            other => {
+                return Err(page_fail(
+                    Problem::new(
+                        format!("page {pages} {}", spec.collect),
+                        "an array",
+                        other.map_or_else(|| "(absent)".to_owned(), Value::to_string),
+                    ),
+                    walk,
+                ));
+            }
+        }
+        let next = ex
+            .headers
+            .get_all("link")
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .find_map(next_link);
+        let Some(next) = next else { break };
+        url = match ex.url.join(&next) {
+            Ok(u) => u,
+            Err(e) => {
+                return Err(page_fail(
+                    Problem::new("Link header", "a usable URL", format!("{next:?}: {e}")),
+                    walk,
+                ));
+            }
+        };
+    }
+    let mut problems = Vec::new();
+    if let Some(want) = &expect.items {
+        let want = want
+            .iter()
+            .map(|v| vars.render_json(v))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|m| missing(step, m))?;
+        if want != items {
+            let show = |v: &[Value]| {
+                v.iter()
+                    .map(Value::to_string)
+                    .collect::<Vec<_>>()
+                    .join("\n")
+            };
+            problems.push(Problem::new("items (all pages)", show(&want), show(&items)));
+        }
+    }
+    if let Some(n) = expect.pages
+        && n != pages
+    {
+        problems.push(Problem::new("pages", n.to_string(), pages.to_string()));
+    }
+    if problems.is_empty() {
+        Ok(())
+    } else {
+        Err(fail(
+            step,
+            Some(format!("GET {url} (last page)")),
+            problems,
+            walk,
+        ))
+    }
+}
+
+/// The target of the `rel="next"` entry of a `Link` header value, if any.
+pub fn next_link(header: &str) -> Option<String> {
+    for part in split_links(header) {
+        let part = part.trim();
+        let Some(end) = part.find('>') else { continue };
+        if !part.starts_with('<') {
+            continue;
+        }
+        let target = &part[1..end];
+        let is_next = part[end + 1..].split(';').any(|p| {
+            let p = p.trim();
+            p.strip_prefix("rel=")
+                .map(|r| r.trim_matches('"'))
+                .is_some_and(|r| r.split_whitespace().any(|x| x.eq_ignore_ascii_case("next")))
+        });
+        if is_next {
+            return Some(target.to_owned());
+        }
+    }
+    None
+}
+
+/// Splits a Link header on the commas between entries (not those inside `<...>`).
+fn split_links(h: &str) -> Vec<&str> {
+    let mut out = Vec::new();
+    let mut depth = false;
+    let mut start = 0;
+    for (i, c) in h.char_indices() {
+        match c {
+            '<' => depth = true,
+            '>' => depth = false,
+            ',' if !depth => {
+                out.push(&h[start..i]);
+                start = i + 1;
+            }
+            _ => {}
+        }
+    }
+    out.push(&h[start..]);
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn finds_the_next_link() {
+        assert_eq!(
+            next_link(r#"</v2/r/tags/list?n=2&last=b>; rel="next""#).as_deref(),
+            Some("/v2/r/tags/list?n=2&last=b")
+        );
+        assert_eq!(
+            next_link(r#"<http://x/a,b>; rel="prev", </v2/_catalog?last=x&n=1>; rel=next"#)
+                .as_deref(),
+            Some("/v2/_catalog?last=x&n=1")
+        );
+        assert_eq!(next_link(r#"</x>; rel="prev""#), None);
+        assert_eq!(next_link("garbage"), None);
+    }
+}

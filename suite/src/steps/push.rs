@@ -1,0 +1,332 @@
+//! `push_blob` and `push_manifest`: the standard upload flows, expecting success.
+
+use reqwest::{Method, Url};
+
+use super::{Exchange, ScenarioState, StepEnd, exchange, fail, missing, request_line, simple};
+use crate::client::{BodyCheck, OutBody, OutRequest};
+use crate::content::Item;
+use crate::expect::Problem;
+use crate::model::{PushMethod, Step, StepKind};
+use crate::vars::Vars;
+
+/// Default chunk for `chunked` uploads.
+const DEFAULT_CHUNK: u64 = 1024 * 1024;
+const OCTET: &str = "application/octet-stream";
+
+/// Sends `req` and checks the status is one of `allowed`.
+async fn expect_status(
+    st: &ScenarioState<'_>,
+    step: &Step,
+    what: &str,
+    req: OutRequest,
+    allowed: &[u16],
+) -> Result<Exchange, StepEnd> {
+    let ex = exchange(st, step, &req, BodyCheck::default()).await?;
+    if !allowed.contains(&ex.status.as_u16()) {
+        let expected = allowed
+            .iter()
+            .map(u16::to_string)
+            .collect::<Vec<_>>()
+            .join(" or ");
+        return Err(fail(
+            step,
+            Some(request_line(&req)),
+            vec![Problem::new(
+                format!("{what}: status"),
+                expected,
+                ex.status.as_u16().to_string(),
+            )],
+            ex.transcript,
+        ));
+    }
+    Ok(ex)
+}
+
+/// The `Location` of a response resolved against the URL that answered (RFC 9110), or a
+/// failure when it is missing.
+fn location(step: &Step, what: &str, ex: &Exchange) -> Result<(String, Url), StepEnd> {
+    let Some(raw) = ex.header("location") else {
+        return Err(fail(
+            step,
+            None,
+            vec![Problem::new(
+                format!("{what}: header Location"),
+                "present",
+                "absent",
+            )],
+            ex.transcript.clone(),
+        ));
+    };
+    match ex.url.join(&raw) {
+        Ok(u) => Ok((raw, u)),
+        Err(e) => Err(fail(
+            step,
+            None,
+            vec![Problem::new(
+                format!("{what}: header Location"),
+                "a URL",
+                format!("{raw:?}: {e}"),
+            )],
+            ex.transcript.clone(),
+        )),
+    }
+}
+
+fn with_digest(mut url: Url, digest: &str) -> Url {
+    url.query_pairs_mut().append_pair("digest", digest);
+    url
+}
+
+fn content_body(item: &Item, name: &str, start: u64, end: u64, stream: bool) -> OutBody {
+    let whole = start == 0 && end >= item.content.len();
+    OutBody::Content {
+        reader: item.content.reader(start, end),
+        stream,
+        abort_after: None,
+        describe: if whole {
+            format!("blob {name}")
+        } else {
+            format!("blob {name} bytes {start}-{}", end.saturating_sub(1))
+        },
+    }
+}
+
+fn octet() -> Vec<(String, String)> {
+    vec![("Content-Type".to_owned(), OCTET.to_owned())]
+}
+
+pub(super) async fn blob(
+    st: &ScenarioState<'_>,
+    step: &Step,
+    vars: &mut Vars,
+) -> Result<(), StepEnd> {
+    let StepKind::PushBlob {
+        blob,
+        method,
+        chunk_size,
+        repo,
+    } = &step.kind
+    else {
+        return Ok(());
+    };
+    let Some((item, _)) = st.items.blobs.get(blob) else {
+        return Ok(());
+    };
+    let repo = vars.render(repo).map_err(|m| missing(step, m))?;
+    let len = item.content.len();
+    let digest = item.digest.clone();
+    let uploads = url(st, step, &format!("/v2/{repo}/blobs/uploads/"))?;
+    if let Ok(mut p) = st.pushed.lock() {
+        p.insert((repo.clone(), digest.clone()));
+    }
+
+    let post_headers = vec![("Content-Length".to_owned(), "0".to_owned())];
+    let final_ex = match method {
+        PushMethod::Monolithic => {
+            let open = expect_status(
+                st,
+                step,
+                "POST (open session)",
+                simple(Method::POST, uploads, post_headers, OutBody::Empty),
+                &[202],
+            )
+            .await?;
+            let (_, loc) = location(step, "POST (open session)", &open)?;
+            let put = simple(
+                Method::PUT,
+                with_digest(loc, &digest),
+                octet(),
+                content_body(item, blob, 0, len, false),
+            );
+            expect_status(st, step, "PUT (whole blob)", put, &[201]).await?
+        }
+        PushMethod::SinglePost => {
+            let post = simple(
+                Method::POST,
+                with_digest(uploads, &digest),
+                octet(),
+                content_body(item, blob, 0, len, false),
+            );
+            let ex = expect_status(
+                st,
+                step,
+                "POST ?digest= (single request)",
+                post,
+                &[201, 202],
+            )
+            .await?;
+            if ex.status.as_u16() == 202 {
+                // The registry does not take the blob in the POST: it opened a session.
+                let (_, loc) = location(step, "POST ?digest= (202 fallback)", &ex)?;
+                let put = simple(
+                    Method::PUT,
+                    with_digest(loc, &digest),
+                    octet(),
+                    content_body(item, blob, 0, len, false),
+                );
+                expect_status(st, step, "PUT (after 202 fallback)", put, &[201]).await?
+            } else {
+                ex
+            }
+        }
+        PushMethod::Chunked | PushMethod::ChunkedFinalInPut => {
+            let open = expect_status(
+                st,
+                step,
+                "POST (open session)",
+                simple(Method::POST, uploads, post_headers, OutBody::Empty),
+                &[202],
+            )
+            .await?;
+            let (_, mut loc) = location(step, "POST (open session)", &open)?;
+            let min = open
+                .header("oci-chunk-min-length")
+                .and_then(|v| v.trim().parse::<u64>().ok())
+                .unwrap_or(0);
+            let chunk = chunk_size.unwrap_or(DEFAULT_CHUNK).max(min).max(1);
+            let final_in_put = *method == PushMethod::ChunkedFinalInPut;
+            let mut start = 0;
+            // With the final chunk in the PUT, PATCH everything but the last chunk.
+            let patch_end = if final_in_put && len > 0 {
+                (len - 1) / chunk * chunk
+            } else {
+                len
+            };
+            while start < patch_end {
+                let end = (start + chunk).min(patch_end);
+                let mut headers = octet();
+                headers.push(("Content-Range".to_owned(), format!("{start}-{}", end - 1)));
+                let patch = simple(
+                    Method::PATCH,
+                    loc.clone(),
+                    headers,
+                    content_body(item, blob, start, end, false),
+                );
+                let what = format!("PATCH (bytes {start}-{})", end - 1);
+                let ex = expect_status(st, step, &what, patch, &[202]).await?;
+                if ex.header("location").is_some() {
+                    loc = location(step, &what, &ex)?.1;
+                }
+                start = end;
+            }
+            let put = if final_in_put && start < len {
+                let mut headers = octet();
+                headers.push(("Content-Range".to_owned(), format!("{start}-{}", len - 1)));
+                simple(
+                    Method::PUT,
+                    with_digest(loc, &digest),
+                    headers,
+                    content_body(item, blob, start, len, false),
+                )
+            } else {
+                simple(
+                    Method::PUT,
+                    with_digest(loc, &digest),
+                    vec![("Content-Length".to_owned(), "0".to_owned())],
+                    OutBody::Empty,
+                )
+            };
+            expect_status(st, step, "PUT (close session)", put, &[201]).await?
+        }
+        PushMethod::Streamed => {
+            let open = expect_status(
+                st,
+                step,
+                "POST (open session)",
+                simple(Method::POST, uploads, post_headers, OutBody::Empty),
+                &[202],
+            )
+            .await?;
+            let (_, loc) = location(step, "POST (open session)", &open)?;
+            let patch = simple(
+                Method::PATCH,
+                loc,
+                octet(),
+                content_body(item, blob, 0, len, true),
+            );
+            let ex = expect_status(st, step, "PATCH (streamed)", patch, &[202]).await?;
+            let (_, loc) = location(step, "PATCH (streamed)", &ex)?;
+            let put = simple(
+                Method::PUT,
+                with_digest(loc, &digest),
+                vec![("Content-Length".to_owned(), "0".to_owned())],
+                OutBody::Empty,
+            );
+            expect_status(st, step, "PUT (close session)", put, &[201]).await?
+        }
+    };
+    let (raw_loc, _) = location(step, "blob created", &final_ex)?;
+    vars.set(format!("blob.{blob}.location"), raw_loc);
+
+    let head = simple(
+        Method::HEAD,
+        url(st, step, &format!("/v2/{repo}/blobs/{digest}"))?,
+        vec![],
+        OutBody::Empty,
+    );
+    expect_status(st, step, "HEAD (blob exists after upload)", head, &[200]).await?;
+    Ok(())
+}
+
+pub(super) async fn manifest(
+    st: &ScenarioState<'_>,
+    step: &Step,
+    vars: &mut Vars,
+) -> Result<(), StepEnd> {
+    let StepKind::PushManifest {
+        manifest,
+        reference,
+        repo,
+    } = &step.kind
+    else {
+        return Ok(());
+    };
+    let Some(item) = st.items.manifests.get(manifest) else {
+        return Ok(());
+    };
+    let repo = vars.render(repo).map_err(|m| missing(step, m))?;
+    let reference = if reference == "digest" {
+        item.digest.clone()
+    } else {
+        vars.render(reference).map_err(|m| missing(step, m))?
+    };
+    if let Ok(mut p) = st.pushed.lock() {
+        p.insert((repo.clone(), item.digest.clone()));
+    }
+    let headers = vec![(
+        "Content-Type".to_owned(),
+        item.media_type.clone().unwrap_or_default(),
+    )];
+    let body = OutBody::Content {
+        reader: item.content.reader(0, item.content.len()),
+        stream: false,
+        abort_after: None,
+        describe: format!("manifest {manifest}"),
+    };
+    let put = simple(
+        Method::PUT,
+        url(st, step, &format!("/v2/{repo}/manifests/{reference}"))?,
+        headers,
+        body,
+    );
+    let ex = expect_status(st, step, "PUT manifest", put, &[201]).await?;
+    if let Some(l) = ex.header("location") {
+        vars.set(format!("manifest.{manifest}.location"), l);
+    }
+    Ok(())
+}
+
+fn url(st: &ScenarioState<'_>, step: &Step, path: &str) -> Result<Url, StepEnd> {
+    st.client.url_for_path(path).map_err(|e| {
+        fail(
+            step,
+            None,
+            vec![Problem::new(
+                "URL",
+                "a usable URL",
+                format!("{path:?}: {e}"),
+            )],
+            String::new(),
+        )
+    })
+}
