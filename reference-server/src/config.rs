@@ -3,6 +3,8 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
+use crate::defects::Defects;
+
 /// How a registry instance behaves. Construct with [`Config::new`] and adjust fields;
 /// `#[non_exhaustive]` so new knobs (auth, defects, storage backends) can be added
 /// without breaking callers.
@@ -22,6 +24,8 @@ pub struct Config {
     pub max_page_size: usize,
     /// How long [`crate::RunningRegistry::shutdown`] waits for in-flight requests.
     pub shutdown_grace: Duration,
+    /// Deliberate spec violations to switch on (the mutation test); empty by default.
+    pub defects: Defects,
 }
 
 impl Config {
@@ -34,6 +38,7 @@ impl Config {
             max_manifest_size: 4 * 1024 * 1024,
             max_page_size: 1000,
             shutdown_grace: Duration::from_secs(30),
+            defects: Defects::NONE,
         }
     }
 }

@@ -8,10 +8,12 @@
 //! - [`routes`]: path parsing anchored on the right and one handler file per endpoint family;
 //! - `errors`, `names`, `digest`: the error model and the grammars;
 //! - [`storage`]: the content-addressed filesystem store with atomic publication;
-//! - `authz`: the single authorization hook (permits everything until auth exists).
+//! - `authz`: the single authorization hook (permits everything until auth exists);
+//! - [`defects`]: the switchboard of deliberate spec violations for mutation testing.
 
 mod authz;
 mod config;
+pub mod defects;
 pub mod digest;
 mod errors;
 pub mod gc;
@@ -24,4 +26,5 @@ mod state;
 pub mod storage;
 
 pub use config::Config;
+pub use defects::{Defect, Defects};
 pub use server::{RunningRegistry, start};

@@ -1,4 +1,5 @@
-//! `reference-registry`: run the reference registry (`serve`) or collect garbage (`gc`).
+//! `reference-registry`: run the reference registry (`serve`), collect garbage (`gc`) or list
+//! the deliberate defects `serve --defect` can switch on (`defects`).
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -6,8 +7,8 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::{ArgAction, Parser, Subcommand};
-use reference_server::Config;
 use reference_server::gc::{self, GcOptions};
+use reference_server::{Config, Defect};
 
 #[derive(Parser)]
 #[command(
@@ -26,6 +27,8 @@ enum Command {
     Serve(ServeArgs),
     /// Remove blobs no manifest references and stale upload sessions.
     Gc(GcArgs),
+    /// List the deliberate spec violations `serve --defect` can switch on.
+    Defects,
 }
 
 #[derive(clap::Args)]
@@ -52,6 +55,10 @@ struct ServeArgs {
     /// Seconds to let in-flight requests finish on SIGINT/SIGTERM.
     #[arg(long, default_value_t = 30)]
     shutdown_grace: u64,
+    /// Switch on a deliberate spec violation (repeatable; see `reference-registry defects`).
+    /// For testing conformance suites only.
+    #[arg(long = "defect", value_name = "NAME", value_parser = clap::value_parser!(Defect))]
+    defects: Vec<Defect>,
 }
 
 #[derive(clap::Args)]
@@ -100,6 +107,10 @@ async fn main() -> ExitCode {
     let result = match cli.command {
         Command::Serve(args) => serve(args).await,
         Command::Gc(args) => run_gc(args).await,
+        Command::Defects => {
+            print_defects();
+            Ok(())
+        }
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -116,6 +127,10 @@ async fn serve(args: ServeArgs) -> std::io::Result<()> {
     config.read_only = args.read_only;
     config.max_manifest_size = args.max_manifest_size;
     config.shutdown_grace = Duration::from_secs(args.shutdown_grace);
+    config.defects = args.defects.iter().copied().collect();
+    for d in &args.defects {
+        tracing::warn!(defect = %d, requirements = ?d.requirements(), "defect switched on: {}", d.describe());
+    }
     let registry = reference_server::start(config, args.addr)
         .await
         .map_err(|e| {
@@ -137,6 +152,21 @@ async fn serve(args: ServeArgs) -> std::io::Result<()> {
     tracing::info!("shutting down");
     registry.shutdown().await;
     Ok(())
+}
+
+/// One line per defect: name, the requirement IDs it breaks, what it does.
+fn print_defects() {
+    let width = Defect::ALL
+        .iter()
+        .map(|d| d.name().len())
+        .max()
+        .unwrap_or(0);
+    let reqs = |d: &Defect| d.requirements().join(",");
+    let rwidth = Defect::ALL.iter().map(|d| reqs(d).len()).max().unwrap_or(0);
+    println!("{:width$}  {:rwidth$}  DESCRIPTION", "NAME", "REQUIREMENTS");
+    for d in Defect::ALL {
+        println!("{:width$}  {:rwidth$}  {}", d.name(), reqs(d), d.describe());
+    }
 }
 
 async fn shutdown_signal() {

@@ -219,6 +219,16 @@ pub fn error_codes(v: &Value) -> Option<Vec<String>> {
         .collect()
 }
 
+/// Whether a header matcher holds (a `skip_if` condition).
+pub fn header_holds(
+    name: &str,
+    m: &HeaderMatcher,
+    headers: &HeaderMap,
+    vars: &Vars,
+) -> Result<bool, Missing> {
+    Ok(check_header(name, m, headers, vars)?.is_empty())
+}
+
 fn check_header(
     name: &str,
     m: &HeaderMatcher,
@@ -237,6 +247,9 @@ fn check_header(
     };
     let what = format!("header {name}");
     let mut out = Vec::new();
+    if m.optional == Some(true) && values.is_empty() {
+        return Ok(out);
+    }
     let want_present = m.present.or(m.absent.map(|a| !a));
     match want_present {
         Some(true) if values.is_empty() => out.push(Problem::new(&what, "present", "absent")),
@@ -274,7 +287,30 @@ fn check_header(
             out.push(Problem::new(
                 &what,
                 format!("one of:\n{}", options.join("\n")),
-                shown,
+                shown.clone(),
+            ));
+        }
+    }
+    if let Some(items) = &m.list_contains {
+        let items = items
+            .iter()
+            .map(|i| vars.render(i))
+            .collect::<Result<Vec<_>, _>>()?;
+        let elements: Vec<&str> = values
+            .iter()
+            .flat_map(|v| v.split(','))
+            .map(str::trim)
+            .collect();
+        let lacking: Vec<&str> = items
+            .iter()
+            .map(String::as_str)
+            .filter(|i| !elements.contains(i))
+            .collect();
+        if !lacking.is_empty() {
+            out.push(Problem::new(
+                &what,
+                format!("a list containing {}", items.join(", ")),
+                format!("{shown}\n(missing: {})", lacking.join(", ")),
             ));
         }
     }
@@ -558,6 +594,31 @@ mod tests {
                 .any(|x| x.summary() == "header Range: expected present, got absent"),
             "{p:?}"
         );
+    }
+
+    #[test]
+    fn optional_headers_and_lists() {
+        let h = [("OCI-Tag", "a, b"), ("OCI-Tag", "c")];
+        let ok = json!({"headers": {
+            "oci-tag": {"list_contains": ["a", "c", "b"]},
+            "Range": {"optional": true, "matches": "^0-[0-9]+$"}
+        }});
+        assert!(run(ok, 201, &h, body(b"")).is_empty());
+        let bad = json!({"headers": {
+            "OCI-Tag": {"optional": true, "list_contains": ["a", "d"]},
+            "Range": {"list_contains": ["x"]}
+        }});
+        let p = run(bad, 201, &h, body(b""));
+        assert_eq!(p.len(), 2, "{p:?}");
+        assert!(p[0].actual.contains("(missing: d)"), "{p:?}");
+        // Present but not matching fails even when optional.
+        let p = run(
+            json!({"headers": {"OCI-Tag": {"optional": true, "matches": "^z$"}}}),
+            201,
+            &h,
+            body(b""),
+        );
+        assert_eq!(p.len(), 1, "{p:?}");
     }
 
     #[test]

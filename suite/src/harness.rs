@@ -50,6 +50,19 @@ pub struct Settings {
     pub coverage: bool,
     /// Compare outcomes with this baseline.
     pub baseline: Option<PathBuf>,
+    /// Embedded registry only: deletes refused (implies `--without delete`).
+    pub reference_no_delete: bool,
+    /// Embedded registry only: every write refused (implies `--without push`).
+    pub reference_read_only: bool,
+    /// Embedded registry only: deliberate defects to switch on (mutation testing).
+    pub reference_defects: Vec<reference_server::Defect>,
+}
+
+impl Settings {
+    /// Deliberate defects of the embedded registry (`--reference-defect`, mutation testing).
+    fn reference_defects(&self) -> reference_server::Defects {
+        self.reference_defects.iter().copied().collect()
+    }
 }
 
 /// The fixtures directory of this workspace, else `./fixtures`.
@@ -77,6 +90,26 @@ fn setup_error(msg: impl std::fmt::Display) -> ExitCode {
 
 /// Runs the suite; returns the process exit code.
 pub fn run(settings: Settings, args: Arguments) -> ExitCode {
+    if settings.url.is_some() && !settings.reference_defects.is_empty() {
+        return setup_error(
+            "--reference-defect configures the embedded registry; it cannot be combined with --url",
+        );
+    }
+    if settings.url.is_some() && (settings.reference_no_delete || settings.reference_read_only) {
+        return setup_error(
+            "--reference-no-delete and --reference-read-only configure the embedded registry; \
+             they cannot be combined with --url (pass --without for a remote registry instead)",
+        );
+    }
+    // The embedded registry's switched-off operations are known, so the user need not
+    // repeat them: the refusal scenarios get listed and the success scenarios skip.
+    let mut without = settings.without.clone();
+    if settings.reference_no_delete {
+        without.insert("delete".to_owned());
+    }
+    if settings.reference_read_only {
+        without.insert("push".to_owned());
+    }
     let fx = match loader::load_dir(&settings.fixtures) {
         Ok(f) => f,
         Err(e) => return setup_error(e),
@@ -84,8 +117,12 @@ pub fn run(settings: Settings, args: Arguments) -> ExitCode {
     for (_, e) in &fx.errors {
         eprintln!("fixture error: {e}");
     }
-    let used_caps: BTreeSet<&String> = fx.scenarios.iter().flat_map(|s| &s.capabilities).collect();
-    for w in &settings.without {
+    let used_caps: BTreeSet<&String> = fx
+        .scenarios
+        .iter()
+        .flat_map(|s| s.capabilities.iter().chain(&s.when_without))
+        .collect();
+    for w in &without {
         if !used_caps.contains(w) {
             eprintln!("note: --without {w}: no scenario needs capability {w:?}");
         }
@@ -97,7 +134,7 @@ pub fn run(settings: Settings, args: Arguments) -> ExitCode {
     if let Err(e) = plan::check_namespace(&namespace) {
         return setup_error(e);
     }
-    let plans = plan::plan(&fx, &settings.profiles, &namespace);
+    let plans = plan::plan_without(&fx, &settings.profiles, &namespace, &without);
 
     if args.list {
         let trials = plans
@@ -125,7 +162,10 @@ pub fn run(settings: Settings, args: Arguments) -> ExitCode {
                 Ok(d) => d,
                 Err(e) => return setup_error(format!("cannot create a temporary directory: {e}")),
             };
-            let config = reference_server::Config::new(dir.path());
+            let mut config = reference_server::Config::new(dir.path());
+            config.delete_enabled = !settings.reference_no_delete;
+            config.read_only = settings.reference_read_only;
+            config.defects = settings.reference_defects();
             let addr = std::net::SocketAddr::from(([127, 0, 0, 1], 0));
             let reg = match rt.block_on(reference_server::start(config, addr)) {
                 Ok(r) => r,
@@ -138,7 +178,15 @@ pub fn run(settings: Settings, args: Arguments) -> ExitCode {
             let url = format!("http://{}", reg.local_addr());
             _root = Some(dir);
             embedded = Some(reg);
-            (url.clone(), format!("{url} (embedded reference registry)"))
+            let mode = match (settings.reference_no_delete, settings.reference_read_only) {
+                (_, true) => ", read-only",
+                (true, false) => ", deletes disabled",
+                (false, false) => "",
+            };
+            (
+                url.clone(),
+                format!("{url} (embedded reference registry{mode})"),
+            )
         }
     };
     let base = match Url::parse(&base) {
@@ -163,7 +211,7 @@ pub fn run(settings: Settings, args: Arguments) -> ExitCode {
     let ctx = Arc::new(RunContext {
         client,
         namespace: namespace.clone(),
-        without: settings.without.clone(),
+        without,
         scenario_timeout: settings.scenario_timeout,
         unreachable,
     });
@@ -213,7 +261,13 @@ pub fn run(settings: Settings, args: Arguments) -> ExitCode {
     let exit = match &settings.baseline {
         Some(path) => match report::baseline::Baseline::load(path) {
             Ok(b) => {
-                let diffs = report::baseline::compare(&b, &reports);
+                let known = fx
+                    .scenarios
+                    .iter()
+                    .map(|s| format!("{}::{}", s.area, s.id))
+                    .collect();
+                let mut diffs = report::baseline::compare(&b, &reports);
+                diffs.extend(report::baseline::unknown_entries(&b, &known));
                 if diffs.is_empty() {
                     println!("baseline {}: outcomes match", path.display());
                     ExitCode::SUCCESS

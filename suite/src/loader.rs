@@ -34,6 +34,8 @@ pub struct Scenario {
     pub profiles: Vec<Profile>,
     /// Capabilities it needs.
     pub capabilities: Vec<String>,
+    /// Capabilities that must be switched off (`--without`) for it to be listed.
+    pub when_without: Vec<String>,
     /// Named blobs.
     pub blobs: IndexMap<String, BlobDef>,
     /// Named manifests, in order.
@@ -333,13 +335,23 @@ impl Validator<'_> {
             Some(p) => Profile::ALL.into_iter().filter(|x| p.contains(x)).collect(),
             None => Profile::ALL.to_vec(),
         };
-        for c in &raw.capabilities {
+        for c in raw.capabilities.iter().chain(&raw.when_without) {
             if !id_ok(c) {
                 return Err(self.err(
                     None,
                     format!("capability {c:?} must be lowercase words with -"),
                 ));
             }
+        }
+        if let Some(c) = raw
+            .when_without
+            .iter()
+            .find(|c| raw.capabilities.contains(c))
+        {
+            return Err(self.err(
+                None,
+                format!("capability {c:?} is both needed (capabilities) and absent (when_without)"),
+            ));
         }
         for (name, b) in &raw.blobs {
             self.blob(name, b)?;
@@ -365,6 +377,7 @@ impl Validator<'_> {
             requirements: raw.requirements.clone(),
             profiles,
             capabilities: raw.capabilities.clone(),
+            when_without: raw.when_without.clone(),
             blobs: raw.blobs.clone(),
             manifests: raw.manifests.clone(),
             steps,
@@ -784,8 +797,14 @@ impl Validator<'_> {
             ));
         }
         if let Some(si) = &s.skip_if {
-            if si.status.to_vec().is_empty() {
+            if si.status.as_ref().is_some_and(|st| st.to_vec().is_empty()) {
                 return Err(self.err(Some(l), "skip_if.status: give at least one status"));
+            }
+            if si.status.is_none() && si.headers.is_none() {
+                return Err(self.err(Some(l), "skip_if: give status, headers or both"));
+            }
+            if let Some(hs) = &si.headers {
+                self.header_matchers(l, "skip_if", hs, scope)?;
             }
             if aborts {
                 return Err(self.err(Some(l), "skip_if cannot apply to an aborted request"));
@@ -899,27 +918,8 @@ impl Validator<'_> {
     fn expect(&self, l: &str, what: &str, v: &Value, scope: &Scope) -> Result<Expect, LoadError> {
         let e: Expect = serde_json::from_value(v.clone())
             .map_err(|e| self.err(Some(l), format!("{what}: {e}")))?;
-        for (h, m) in e.headers.iter().flatten() {
-            let hw = format!("{what}.headers.{h}");
-            let parts = [
-                m.present.is_some(),
-                m.absent.is_some(),
-                m.equals.is_some(),
-                m.matches.is_some(),
-                m.one_of.is_some(),
-            ];
-            if !parts.iter().any(|x| *x) {
-                return Err(self.err(Some(l), format!("{hw}: an empty matcher checks nothing")));
-            }
-            if let Some(x) = &m.equals {
-                self.template(l, &hw, x, scope)?;
-            }
-            if let Some(x) = &m.matches {
-                self.regex(l, &hw, x, scope)?;
-            }
-            for x in m.one_of.iter().flatten() {
-                self.template(l, &hw, x, scope)?;
-            }
+        if let Some(hs) = &e.headers {
+            self.header_matchers(l, what, hs, scope)?;
         }
         if let Some(j) = &e.json {
             self.json_template(l, &format!("{what}.json"), j, scope)?;
@@ -993,6 +993,66 @@ impl Validator<'_> {
             }
         }
         Ok(e)
+    }
+}
+
+impl Validator<'_> {
+    fn header_matchers(
+        &self,
+        l: &str,
+        what: &str,
+        matchers: &IndexMap<String, HeaderMatcher>,
+        scope: &Scope,
+    ) -> Result<(), LoadError> {
+        for (h, m) in matchers {
+            let hw = format!("{what}.headers.{h}");
+            if reqwest::header::HeaderName::try_from(h.as_str()).is_err() {
+                return Err(self.err(Some(l), format!("{hw}: not a valid header name")));
+            }
+            let parts = [
+                m.present.is_some(),
+                m.absent.is_some(),
+                m.equals.is_some(),
+                m.matches.is_some(),
+                m.one_of.is_some(),
+                m.list_contains.is_some(),
+            ];
+            if !parts.iter().any(|x| *x) {
+                return Err(self.err(Some(l), format!("{hw}: an empty matcher checks nothing")));
+            }
+            if m.optional.is_some() && (m.present.is_some() || m.absent.is_some()) {
+                return Err(self.err(
+                    Some(l),
+                    format!("{hw}: optional contradicts present/absent"),
+                ));
+            }
+            if let Some(x) = &m.equals {
+                self.template(l, &hw, x, scope)?;
+            }
+            if let Some(x) = &m.matches {
+                self.regex(l, &hw, x, scope)?;
+            }
+            for x in m.one_of.iter().flatten() {
+                self.template(l, &hw, x, scope)?;
+            }
+            if let Some(items) = &m.list_contains {
+                if items.is_empty() {
+                    return Err(self.err(Some(l), format!("{hw}: list_contains is empty")));
+                }
+                for x in items {
+                    if x.contains(',') || x.trim() != x || x.is_empty() {
+                        return Err(self.err(
+                            Some(l),
+                            format!(
+                                "{hw}: list element {x:?} cannot contain a comma or edge spaces"
+                            ),
+                        ));
+                    }
+                    self.template(l, &hw, x, scope)?;
+                }
+            }
+        }
+        Ok(())
     }
 }
 
@@ -1131,6 +1191,45 @@ mod tests {
         assert!(e.contains("id \"Push.T\""), "{e}");
         let e = broken(|v| v["steps"][1]["request"]["body"]["abort_after"] = json!(3));
         assert!(e.contains("abort_after"), "{e}");
+    }
+
+    #[test]
+    fn when_without_and_header_conditions_are_checked() {
+        let mut v = base();
+        v["when_without"] = json!(["delete"]);
+        v["steps"][0]["skip_if"] =
+            json!({"headers": {"OCI-Tag": {"absent": true}}, "reason": "no tags"});
+        v["steps"][0]["expect"]["headers"] =
+            json!({"Location": {"optional": true, "matches": "^/v2/${repo}/"}});
+        let s = load(v).unwrap();
+        assert_eq!(s.when_without, ["delete"]);
+        let e = broken(|v| v["when_without"] = json!(["Delete"]));
+        assert!(e.contains("capability \"Delete\""), "{e}");
+        let e = broken(|v| {
+            v["capabilities"] = json!(["delete"]);
+            v["when_without"] = json!(["delete"]);
+        });
+        assert!(e.contains("both needed"), "{e}");
+        let e = broken(|v| v["steps"][0]["skip_if"] = json!({"reason": "x"}));
+        assert!(e.contains("skip_if: give status, headers or both"), "{e}");
+        let e = broken(|v| {
+            v["steps"][0]["skip_if"] =
+                json!({"headers": {"X": {"equals": "${nope}"}}, "reason": "x"})
+        });
+        assert!(
+            e.contains("skip_if.headers.X: unknown variable ${nope}"),
+            "{e}"
+        );
+        let e = broken(|v| {
+            v["steps"][0]["expect"]["headers"] = json!({"X": {"optional": true, "present": true}})
+        });
+        assert!(e.contains("optional contradicts"), "{e}");
+        let e = broken(|v| v["steps"][0]["expect"]["headers"] = json!({"X": {"optional": true}}));
+        assert!(e.contains("checks nothing"), "{e}");
+        let e = broken(|v| {
+            v["steps"][0]["expect"]["headers"] = json!({"X": {"list_contains": ["a,b"]}})
+        });
+        assert!(e.contains("cannot contain a comma"), "{e}");
     }
 
     #[test]

@@ -83,6 +83,19 @@ struct Cli {
     /// Expected non-pass outcomes (JSON); exit 0 iff the run matches it exactly.
     #[arg(long, value_name = "FILE", env = "REGISTRY_BASELINE")]
     baseline: Option<PathBuf>,
+    /// Embedded registry only (no --url): refuse deletes; implies --without delete, so the
+    /// delete-disabled scenarios run.
+    #[arg(long)]
+    reference_no_delete: bool,
+    /// Embedded registry only (no --url): refuse every write; implies --without push. Pair
+    /// it with the filter read-only: scenarios that push fail on a read-only registry.
+    #[arg(long)]
+    reference_read_only: bool,
+    /// Embedded registry only (no --url): switch on a deliberate defect of the reference
+    /// registry (repeatable). Hidden: it exists for the mutation test (tests/mutation.rs).
+    #[arg(long = "reference-defect", value_name = "NAME", hide = true,
+          value_parser = clap::value_parser!(reference_server::Defect))]
+    reference_defects: Vec<reference_server::Defect>,
     #[command(flatten)]
     libtest: libtest_mimic::Arguments,
 }
@@ -97,6 +110,7 @@ fn main() -> ExitCode {
         }
     };
     let settings = Settings {
+        reference_defects: cli.reference_defects,
         url: cli.url,
         namespace: cli.namespace,
         profiles,
@@ -114,6 +128,8 @@ fn main() -> ExitCode {
         scenario_timeout: Duration::from_secs(cli.scenario_timeout.max(1)),
         coverage: cli.coverage,
         baseline: cli.baseline,
+        reference_no_delete: cli.reference_no_delete,
+        reference_read_only: cli.reference_read_only,
     };
     harness::run(settings, cli.libtest)
 }

@@ -66,6 +66,10 @@ pub struct ScenarioFile {
     /// What the registry must offer.
     #[serde(default)]
     pub capabilities: Vec<String>,
+    /// Capabilities the user must have declared absent (`--without`) for the scenario to
+    /// be listed: checks of how a registry refuses a switched-off operation.
+    #[serde(default)]
+    pub when_without: Vec<String>,
     /// Longer text for the report.
     #[serde(default)]
     pub description: Option<String>,
@@ -279,6 +283,11 @@ pub struct HeaderMatcher {
     pub equals: Option<String>,
     pub matches: Option<String>,
     pub one_of: Option<Vec<String>>,
+    /// Every item is an element of the header's RFC 9110 list (all field lines joined
+    /// by commas, elements trimmed), so one or several lines both satisfy it.
+    pub list_contains: Option<Vec<String>>,
+    /// `true`: an absent header passes; a present one must satisfy the other parts.
+    pub optional: Option<bool>,
 }
 
 /// `sorted`: `true` accepts byte order or case-insensitive order (OCI v1.1.1 and Docker
@@ -322,8 +331,11 @@ pub struct BodyExpect {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SkipIf {
-    pub status: OneOrMany<u16>,
+    /// The response status is one of these (any status when not stated).
+    pub status: Option<OneOrMany<u16>>,
     pub error_code: Option<OneOrMany<String>>,
+    /// Every matcher holds on the response headers.
+    pub headers: Option<IndexMap<String, HeaderMatcher>>,
     pub reason: String,
 }
 

@@ -1,6 +1,7 @@
 //! From loaded fixtures to the list of trials of a run: profile variants, names, and the
 //! repository each trial works in.
 
+use std::collections::BTreeSet;
 use std::sync::Arc;
 
 use crate::loader::{Fixtures, Scenario};
@@ -64,12 +65,29 @@ pub fn check_namespace(ns: &str) -> Result<(), String> {
     }
 }
 
+/// The trials for the selected profiles, sorted by name, for a registry with every
+/// capability (see [`plan_without`]).
+pub fn plan(fx: &Fixtures, selected: &[Profile], namespace: &str) -> Vec<TrialPlan> {
+    plan_without(fx, selected, namespace, &BTreeSet::new())
+}
+
 /// The trials for the selected profiles, sorted by name. Scenarios with `profile_expect`
 /// run once per selected profile they apply to; the rest once; scenarios for no selected
-/// profile are left out. Files that failed to load become error trials.
-pub fn plan(fx: &Fixtures, selected: &[Profile], namespace: &str) -> Vec<TrialPlan> {
+/// profile, and scenarios whose `when_without` capabilities are not all in `without`, are
+/// left out. Files that failed to load become error trials.
+pub fn plan_without(
+    fx: &Fixtures,
+    selected: &[Profile],
+    namespace: &str,
+    without: &BTreeSet<String>,
+) -> Vec<TrialPlan> {
     let mut out = Vec::new();
     for s in &fx.scenarios {
+        // A check of how a switched-off operation is refused means nothing on a registry
+        // that offers it, so it is not even listed (like another profile's scenario).
+        if !s.when_without.iter().all(|c| without.contains(c)) {
+            continue;
+        }
         let applicable: Vec<Profile> = Profile::ALL
             .into_iter()
             .filter(|p| selected.contains(p) && s.profiles.contains(p))

@@ -8,6 +8,7 @@ use tokio_util::io::ReaderStream;
 use warp::http::StatusCode;
 use warp::reply::{Reply, Response};
 
+use crate::defects::{self, Defect};
 use crate::digest::Digest;
 use crate::errors::RegistryError;
 use crate::request::RegistryRequest;
@@ -96,7 +97,13 @@ pub async fn get(
     if !storage.repo_exists(name).await {
         return Err(RegistryError::name_unknown(name));
     }
-    let Some((mut file, size)) = storage.open_blob(name, &d).await? else {
+    let defects = registry.config.defects;
+    let found = if defects.has(Defect::BlobAnyRepository) {
+        defects::open_blob_unscoped(storage, &d).await?
+    } else {
+        storage.open_blob(name, &d).await?
+    };
+    let Some((mut file, size)) = found else {
         return Err(RegistryError::blob_unknown(digest));
     };
     let common = |r: &mut Response| {
@@ -113,7 +120,13 @@ pub async fn get(
     }
     let (status, start, len) = match parse_range(req.header("range"), size) {
         Wanted::Whole => (StatusCode::OK, 0, size),
-        Wanted::Part(a, b) => (StatusCode::PARTIAL_CONTENT, a, b - a + 1),
+        Wanted::Part(a, b) => {
+            let short = u64::from(defects.has(Defect::RangeEndExclusive) && b > a);
+            (StatusCode::PARTIAL_CONTENT, a, b - a + 1 - short)
+        }
+        Wanted::Unsatisfiable if defects.has(Defect::UnsatisfiableRange200) => {
+            (StatusCode::OK, 0, size)
+        }
         Wanted::Unsatisfiable => {
             let mut r = response::empty(StatusCode::RANGE_NOT_SATISFIABLE);
             response::set(&mut r, "content-range", format!("bytes */{size}"));
@@ -155,7 +168,11 @@ pub async fn delete(
     if !storage.repo_exists(name).await {
         return Err(RegistryError::name_unknown(name));
     }
-    if !storage.blob_linked(name, &d).await || !storage.unlink_blob(name, &d).await? {
+    if !storage.blob_linked(name, &d).await {
+        return Err(RegistryError::blob_unknown(digest));
+    }
+    let keep = registry.config.defects.has(Defect::DeletedBlobReadable);
+    if !keep && !storage.unlink_blob(name, &d).await? {
         return Err(RegistryError::blob_unknown(digest));
     }
     let mut r = response::empty(StatusCode::ACCEPTED);

@@ -9,20 +9,24 @@ use warp::reply::Response;
 
 use super::pagination::paginate;
 use crate::authz::{self, Action};
+use crate::defects::Defect;
 use crate::errors::RegistryError;
 use crate::request::RegistryRequest;
 use crate::response;
 use crate::state::Registry;
 
 pub async fn get(registry: &Registry, req: &RegistryRequest) -> Result<Response, RegistryError> {
-    let all: Vec<String> = registry
+    let mut all: Vec<String> = registry
         .storage
         .list_repositories()
         .await?
         .into_iter()
         .filter(|r| authz::allowed(&req.caller, r, Action::Pull))
         .collect();
-    let page = paginate(req, all, registry.config.max_page_size, "/v2/_catalog")?;
+    if registry.config.defects.has(Defect::CatalogUnsorted) {
+        all.reverse();
+    }
+    let page = paginate(registry, req, all, "/v2/_catalog")?;
     let mut resp = response::json(StatusCode::OK, &json!({ "repositories": page.items }));
     if let Some(link) = page.link {
         response::set(&mut resp, "link", link);

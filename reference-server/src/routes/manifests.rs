@@ -12,6 +12,7 @@ use warp::reply::Response;
 
 use super::blobs::not_modified;
 use super::validate::{self, OCI_INDEX};
+use crate::defects::{self, Defect, Defects};
 use crate::digest::{Algorithm, Digest};
 use crate::errors::{Code, ErrorEntry, RegistryError};
 use crate::names;
@@ -27,11 +28,11 @@ enum Reference {
 }
 
 /// Tags can't contain `:`, so anything with one is a digest (NAME-08).
-fn parse_reference(s: &str) -> Result<Reference, RegistryError> {
+fn parse_reference(s: &str, defects: Defects) -> Result<Reference, RegistryError> {
     if s.contains(':') {
         return Ok(Reference::Digest(s.parse()?));
     }
-    if names::is_valid_tag(s) {
+    if names::is_valid_tag(s) || defects::tag_ok(defects, s) {
         return Ok(Reference::Tag(s.to_string()));
     }
     Err(RegistryError::new(Code::TagInvalid, "invalid tag").detail(json!({ "tag": s })))
@@ -55,7 +56,7 @@ pub async fn get(
     reference: &str,
     head: bool,
 ) -> Result<Response, RegistryError> {
-    let r = parse_reference(reference)?;
+    let r = parse_reference(reference, registry.config.defects)?;
     let storage = &registry.storage;
     if !storage.repo_exists(name).await {
         return Err(RegistryError::name_unknown(name));
@@ -128,7 +129,8 @@ pub async fn put(
     name: &str,
     reference: &str,
 ) -> Result<Response, RegistryError> {
-    let r = parse_reference(reference)?;
+    let defects = registry.config.defects;
+    let r = parse_reference(reference, defects)?;
     let mut tags: Vec<String> = Vec::new();
     if let Reference::Tag(t) = &r {
         tags.push(t.clone());
@@ -139,7 +141,7 @@ pub async fn put(
         .map(str::to_string)
         .collect();
     for t in &extra_tags {
-        if !names::is_valid_tag(t) {
+        if !names::is_valid_tag(t) && !defects::tag_ok(defects, t) {
             return Err(
                 RegistryError::new(Code::TagInvalid, "invalid tag").detail(json!({ "tag": t }))
             );
@@ -155,7 +157,7 @@ pub async fn put(
         .with_status(StatusCode::PAYLOAD_TOO_LARGE)
         .detail(json!({ "limit": limit })));
     };
-    let checked = validate::check(&body, req.header("content-type"))?;
+    let checked = validate::check_with(&body, req.header("content-type"), defects)?;
     let algorithm = match &r {
         Reference::Digest(d) => d.algorithm(),
         Reference::Tag(_) => Algorithm::Sha256,
@@ -163,6 +165,7 @@ pub async fn put(
     let d = algorithm.digest_of(&body);
     if let Reference::Digest(want) = &r
         && *want != d
+        && !defects.has(Defect::ManifestDigestUnchecked)
     {
         return Err(RegistryError::new(
             Code::DigestInvalid,
@@ -176,6 +179,10 @@ pub async fn put(
     // bytes, then the revision, then the referrer entry, then the tags.
     let storage = &registry.storage;
     let size = body.len();
+    let body = match defects.has(Defect::ManifestReserialized) {
+        true => defects::reserialize(body),
+        false => body,
+    };
     storage.put_blob_bytes(&d, body).await?;
     storage
         .put_manifest_revision(
@@ -193,15 +200,22 @@ pub async fn put(
     if let Some(subject) = &subject {
         let mut desc =
             json!({ "mediaType": checked.media_type, "digest": d.to_string(), "size": size });
-        if let Some(at) = &checked.artifact_type {
+        if let Some(at) = &checked.artifact_type
+            && !defects.has(Defect::ReferrerArtifactTypeDropped)
+        {
             desc["artifactType"] = Value::String(at.clone());
         }
-        if let Some(a) = &checked.annotations {
+        if let Some(a) = &checked.annotations
+            && !defects.has(Defect::ReferrerAnnotationsDropped)
+        {
             desc["annotations"] = a.clone();
         }
         storage.add_referrer(name, subject, &d, &desc).await?;
     }
     for t in &tags {
+        if defects.has(Defect::TagNotMoved) && storage.resolve_tag(name, t).await?.is_some() {
+            continue;
+        }
         storage.set_tag(name, t, &d).await?;
     }
     let mut resp = response::empty(StatusCode::CREATED);
@@ -223,9 +237,14 @@ async fn missing_references(
     checked: &validate::Checked,
 ) -> Result<(), RegistryError> {
     let storage = &registry.storage;
+    let defects = registry.config.defects;
     let mut missing = BTreeSet::new();
     for b in &checked.required_blobs {
         let present = match b.parse::<Digest>() {
+            _ if defects.has(Defect::MissingBlobsAccepted) => true,
+            Ok(d) if defects.has(Defect::BlobsCheckedGlobally) => {
+                storage.blob_exists_globally(&d).await
+            }
             Ok(d) => storage.blob_linked(name, &d).await,
             Err(_) => false,
         };
@@ -233,8 +252,13 @@ async fn missing_references(
             missing.insert(b.clone());
         }
     }
-    for m in &checked.required_manifests {
+    let subject = checked
+        .subject
+        .iter()
+        .filter(|_| defects.has(Defect::SubjectRequired));
+    for m in checked.required_manifests.iter().chain(subject) {
         let present = match m.parse::<Digest>() {
+            _ if defects.has(Defect::IndexChildrenUnchecked) => true,
             Ok(d) => storage.manifest_meta(name, &d).await?.is_some(),
             Err(_) => false,
         };
@@ -261,7 +285,8 @@ pub async fn delete(
     name: &str,
     reference: &str,
 ) -> Result<Response, RegistryError> {
-    let r = parse_reference(reference)?;
+    let defects = registry.config.defects;
+    let r = parse_reference(reference, defects)?;
     let storage = &registry.storage;
     if !storage.repo_exists(name).await {
         return Err(RegistryError::name_unknown(name));
@@ -269,15 +294,24 @@ pub async fn delete(
     match r {
         Reference::Tag(t) => {
             // Delete by tag removes only the tag (MGMT-07, MGMT-09).
+            let also_manifest = match defects.has(Defect::DeleteTagRemovesManifest) {
+                true => storage.resolve_tag(name, &t).await?,
+                false => None,
+            };
             if !storage.delete_tag(name, &t).await? {
                 return Err(RegistryError::manifest_unknown(reference));
+            }
+            if let Some(d) = also_manifest {
+                storage.delete_manifest_revision(name, &d).await?;
             }
         }
         Reference::Digest(d) => {
             if storage.manifest_meta(name, &d).await?.is_none() {
                 return Err(RegistryError::manifest_unknown(reference));
             }
-            storage.untag_digest(name, &d).await?;
+            if !defects.has(Defect::DeleteKeepsTags) {
+                storage.untag_digest(name, &d).await?;
+            }
             if let Some(bytes) = storage.read_blob_bytes(&d).await?
                 && let Ok(v) = serde_json::from_slice::<Value>(&bytes)
                 && let Some(subject) = v.pointer("/subject/digest").and_then(Value::as_str)

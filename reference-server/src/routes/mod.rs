@@ -27,6 +27,7 @@ use warp::http::{Method, StatusCode};
 use warp::reply::Response;
 
 use crate::authz::{self, Action, Caller};
+use crate::defects::{self, Defect};
 use crate::errors::{Code, RegistryError};
 use crate::names;
 use crate::request::{BodyStream, RegistryRequest, parse_query};
@@ -63,6 +64,14 @@ impl Route {
 /// Parses a raw path. `Ok(None)`: no such endpoint. `Err`: an endpoint with an invalid
 /// repository name (400 NAME_INVALID).
 pub fn parse_path(raw: &str) -> Result<Option<Route>, RegistryError> {
+    parse_path_with(raw, names::is_valid_name)
+}
+
+/// [`parse_path`] with another name check (the defect switchboard's lax grammars).
+fn parse_path_with(
+    raw: &str,
+    name_ok: impl Fn(&str) -> bool,
+) -> Result<Option<Route>, RegistryError> {
     let Some(rest) = raw.strip_prefix("/v2") else {
         return Ok(None);
     };
@@ -87,7 +96,7 @@ pub fn parse_path(raw: &str) -> Result<Option<Route>, RegistryError> {
     let at = |i: usize| segs[n - i].as_str();
     let name_of = |k: usize| -> Result<String, RegistryError> {
         let name = segs[..n - k].join("/");
-        if names::is_valid_name(&name) {
+        if name_ok(&name) {
             Ok(name)
         } else {
             Err(RegistryError::name_invalid(&name))
@@ -190,7 +199,9 @@ pub async fn dispatch(registry: Arc<Registry>, req: RegistryRequest) -> Response
             }
         }
     };
-    response::set(&mut resp, "docker-distribution-api-version", "registry/2.0");
+    if !registry.config.defects.has(Defect::NoApiVersion) {
+        response::set(&mut resp, "docker-distribution-api-version", "registry/2.0");
+    }
     tracing::info!(
         target: "reference_server::access",
         method = %method,
@@ -203,14 +214,35 @@ pub async fn dispatch(registry: Arc<Registry>, req: RegistryRequest) -> Response
 }
 
 async fn route(registry: &Registry, mut req: RegistryRequest) -> Result<Response, RegistryError> {
-    let Some(route) = parse_path(&req.path)? else {
+    let defects = registry.config.defects;
+    let parsed = if defects.is_empty() {
+        parse_path(&req.path)
+    } else {
+        parse_path_with(&req.path, |n| defects::name_ok(defects, n))
+    };
+    let Some(route) = parsed? else {
         return Err(RegistryError::new(Code::Unsupported, "no such endpoint")
             .with_status(StatusCode::NOT_FOUND));
     };
+    if defects.is_empty() {
+        return handle(registry, &route, req).await;
+    }
+    // The switchboard rewrites the request and the answer around the clean handlers.
+    defects::on_request(defects, &route, &mut req);
+    let method = req.method.clone();
+    let result = handle(registry, &route, req).await;
+    defects::on_result(defects, &route, &method, result)
+}
+
+async fn handle(
+    registry: &Registry,
+    route: &Route,
+    mut req: RegistryRequest,
+) -> Result<Response, RegistryError> {
     let m = req.method.clone();
-    check_policy(registry, &req, &route)?;
+    check_policy(registry, &req, route)?;
     let head = m == Method::HEAD;
-    match (&route, &m) {
+    match (route, &m) {
         (Route::Base, &Method::GET | &Method::HEAD) => Ok(base::get()),
         (Route::Catalog, &Method::GET | &Method::HEAD) => catalog::get(registry, &req).await,
         (Route::Tags { name }, &Method::GET | &Method::HEAD) => {

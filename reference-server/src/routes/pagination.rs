@@ -1,7 +1,9 @@
 //! `n`/`last` pagination shared by tags and catalog (DISC-05..14, DISC-17).
 
+use crate::defects::Defect;
 use crate::errors::{Code, RegistryError};
 use crate::request::RegistryRequest;
+use crate::state::Registry;
 
 /// One page of a sorted list, and the `Link` header value when more remain.
 pub struct Page {
@@ -10,14 +12,15 @@ pub struct Page {
 }
 
 /// Applies `n` and `last` to `all` (already sorted). A missing or too large `n` is
-/// clamped to `max`, and the `Link` header then leads on. `base` is the path the link
-/// continues (e.g. `/v2/<name>/tags/list`).
+/// clamped to the configured page size, and the `Link` header then leads on. `base` is the
+/// path the link continues (e.g. `/v2/<name>/tags/list`).
 pub fn paginate(
+    registry: &Registry,
     req: &RegistryRequest,
     all: Vec<String>,
-    max: usize,
     base: &str,
 ) -> Result<Page, RegistryError> {
+    let max = registry.config.max_page_size;
     let n = match req.query("n") {
         None | Some("") => max,
         Some(v) => v
@@ -32,9 +35,10 @@ pub fn paginate(
             .min(max as u64) as usize,
     };
     let last = req.query("last").unwrap_or("");
+    let inclusive = registry.config.defects.has(Defect::LastInclusive);
     let mut rest = all
         .into_iter()
-        .filter(|s| last.is_empty() || s.as_str() > last);
+        .filter(|s| last.is_empty() || s.as_str() > last || (inclusive && s == last));
     let items: Vec<String> = rest.by_ref().take(n).collect();
     let more = n > 0 && rest.next().is_some();
     let link = match (more, items.last()) {

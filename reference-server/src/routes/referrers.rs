@@ -6,6 +6,7 @@ use warp::http::StatusCode;
 use warp::reply::Response;
 
 use super::manifests::REFERRERS_MEDIA_TYPE;
+use crate::defects::Defect;
 use crate::digest::Digest;
 use crate::errors::RegistryError;
 use crate::request::RegistryRequest;
@@ -21,7 +22,10 @@ pub async fn get(
     let subject: Digest = digest.parse()?;
     let mut manifests = registry.storage.list_referrers(name, &subject).await?;
     let filters = req.query_all("artifactType");
-    if !filters.is_empty() {
+    if manifests.is_empty() && registry.config.defects.has(Defect::Referrers404) {
+        return Err(RegistryError::manifest_unknown(digest));
+    }
+    if !filters.is_empty() && !registry.config.defects.has(Defect::ReferrersFilterIgnored) {
         manifests.retain(|m| {
             m.get("artifactType")
                 .and_then(Value::as_str)

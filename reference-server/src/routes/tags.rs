@@ -5,6 +5,7 @@ use warp::http::StatusCode;
 use warp::reply::Response;
 
 use super::pagination::paginate;
+use crate::defects::Defect;
 use crate::errors::RegistryError;
 use crate::request::RegistryRequest;
 use crate::response;
@@ -19,14 +20,17 @@ pub async fn get(
     if !storage.repo_exists(name).await {
         return Err(RegistryError::name_unknown(name));
     }
-    let all = storage.list_tags(name).await?;
-    let page = paginate(
-        req,
-        all,
-        registry.config.max_page_size,
-        &format!("/v2/{name}/tags/list"),
-    )?;
-    let mut resp = response::json(StatusCode::OK, &json!({ "name": name, "tags": page.items }));
+    let mut all = storage.list_tags(name).await?;
+    let defects = registry.config.defects;
+    if defects.has(Defect::TagsUnsorted) {
+        all.reverse();
+    }
+    let page = paginate(registry, req, all, &format!("/v2/{name}/tags/list"))?;
+    let mut tags = json!(page.items);
+    if page.items.is_empty() && defects.has(Defect::TagsNullWhenEmpty) {
+        tags = serde_json::Value::Null;
+    }
+    let mut resp = response::json(StatusCode::OK, &json!({ "name": name, "tags": tags }));
     if let Some(link) = page.link {
         response::set(&mut resp, "link", link);
     }

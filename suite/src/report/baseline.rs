@@ -23,7 +23,8 @@ pub struct Baseline {
 pub struct Expected {
     /// Test name, `<area>::<id>` (or `...@<profile>`).
     pub test: String,
-    /// `fail`, `skip` or `error`.
+    /// `fail`, `skip`, `error`, or `flaky` (pass and fail both match: for a registry whose
+    /// answer depends on timing or on its filesystem; the reason must say which).
     pub outcome: String,
     /// Why (for humans).
     #[serde(default)]
@@ -37,12 +38,19 @@ impl Baseline {
         let b: Baseline =
             serde_json::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))?;
         for e in &b.expected {
-            if !matches!(e.outcome.as_str(), "fail" | "skip" | "error") {
+            if !matches!(e.outcome.as_str(), "fail" | "skip" | "error" | "flaky") {
                 return Err(format!(
-                    "{}: {}: outcome {:?} must be fail, skip or error",
+                    "{}: {}: outcome {:?} must be fail, skip, error or flaky",
                     path.display(),
                     e.test,
                     e.outcome
+                ));
+            }
+            if e.outcome == "flaky" && e.reason.as_deref().is_none_or(str::is_empty) {
+                return Err(format!(
+                    "{}: {}: a flaky entry needs a reason",
+                    path.display(),
+                    e.test
                 ));
             }
         }
@@ -62,9 +70,10 @@ pub fn compare(b: &Baseline, reports: &[ScenarioReport]) -> Vec<String> {
             Some(e) => (e.outcome.as_str(), e.reason.as_deref()),
             None => ("pass", None),
         };
-        if want != actual {
+        let matches = want == actual || (want == "flaky" && matches!(actual, "pass" | "fail"));
+        if !matches {
             let mut line = format!("{}: baseline says {want}, got {actual}", r.name);
-            if want != "pass" && actual == "pass" {
+            if want != "pass" && want != "flaky" && actual == "pass" {
                 line.push_str(" (fixed: remove it from the baseline)");
             }
             if let Some(w) = why {
@@ -74,6 +83,20 @@ pub fn compare(b: &Baseline, reports: &[ScenarioReport]) -> Vec<String> {
         }
     }
     out
+}
+
+/// Baseline entries that name no scenario of the loaded fixtures (a misspelt or removed
+/// test would otherwise be silently ignored). `known` holds `<area>::<id>` names; an entry's
+/// `@<profile>` suffix is ignored, so one baseline serves every `--profile`.
+pub fn unknown_entries(b: &Baseline, known: &std::collections::HashSet<String>) -> Vec<String> {
+    b.expected
+        .iter()
+        .filter(|e| {
+            let base = e.test.split_once('@').map_or(e.test.as_str(), |(n, _)| n);
+            !known.contains(base)
+        })
+        .map(|e| format!("{}: no such test in the loaded fixtures", e.test))
+        .collect()
 }
 
 #[cfg(test)]
@@ -141,7 +164,7 @@ mod tests {
         assert!(
             Baseline::load(&p)
                 .unwrap_err()
-                .contains("must be fail, skip or error")
+                .contains("must be fail, skip, error or flaky")
         );
         std::fs::write(
             &p,
@@ -149,5 +172,42 @@ mod tests {
         )
         .unwrap();
         assert!(Baseline::load(&p).unwrap_err().contains("unknown field"));
+    }
+
+    #[test]
+    fn flaky_accepts_pass_and_fail_but_needs_a_reason() {
+        let b: Baseline = serde_json::from_value(serde_json::json!({"expected": [
+            {"test": "a::x", "outcome": "flaky", "reason": "timing"},
+            {"test": "a::y", "outcome": "flaky", "reason": "timing"}
+        ]}))
+        .unwrap();
+        let skipped = Outcome::Skip { reason: "r".into() };
+        let reports = [
+            report("a::x", Outcome::Pass),
+            report("a::y", fail()),
+            report("a::x", skipped),
+        ];
+        assert_eq!(
+            compare(&b, &reports),
+            vec!["a::x: baseline says flaky, got skip [baseline reason: timing]".to_owned()]
+        );
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("b.json");
+        std::fs::write(&p, r#"{"expected":[{"test":"a::x","outcome":"flaky"}]}"#).unwrap();
+        assert!(Baseline::load(&p).unwrap_err().contains("needs a reason"));
+    }
+
+    #[test]
+    fn entries_naming_no_scenario_are_reported() {
+        let b: Baseline = serde_json::from_value(serde_json::json!({"expected": [
+            {"test": "a::x@oci-1.1", "outcome": "fail"},
+            {"test": "a::typo", "outcome": "fail"}
+        ]}))
+        .unwrap();
+        let known = ["a::x".to_owned()].into_iter().collect();
+        assert_eq!(
+            unknown_entries(&b, &known),
+            vec!["a::typo: no such test in the loaded fixtures".to_owned()]
+        );
     }
 }

@@ -11,7 +11,7 @@ use crate::client::{HttpErrorKind, OutBody, OutRequest};
 use crate::content::Content;
 use crate::expect::{self, Problem, error_codes};
 use crate::model::{BodySpec, CaptureSpec, QueryValue, RequestSpec, SkipIf, Step, StepKind};
-use crate::vars::Vars;
+use crate::vars::{Missing, Vars};
 
 pub(super) async fn run(
     st: &ScenarioState<'_>,
@@ -75,7 +75,7 @@ pub(super) async fn run(
         ));
     }
     if let Some(si) = skip_if
-        && skip_matches(si, &ex)
+        && skip_matches(si, &ex, vars).map_err(|m| missing(step, m))?
     {
         return Err(StepEnd::Skip(format!(
             "{} (registry answered {} to {})",
@@ -110,21 +110,30 @@ pub(super) async fn run(
     Ok(())
 }
 
-fn skip_matches(si: &SkipIf, ex: &Exchange) -> bool {
-    if !si.status.to_vec().contains(&ex.status.as_u16()) {
-        return false;
+/// Every condition `skip_if` states holds: status, error code and header matchers.
+fn skip_matches(si: &SkipIf, ex: &Exchange, vars: &Vars) -> Result<bool, Missing> {
+    if let Some(status) = &si.status
+        && !status.to_vec().contains(&ex.status.as_u16())
+    {
+        return Ok(false);
     }
-    match &si.error_code {
-        None => true,
-        Some(codes) => {
-            let codes = codes.to_vec();
-            serde_json::from_slice::<Value>(&ex.body.kept)
-                .ok()
-                .as_ref()
-                .and_then(error_codes)
-                .is_some_and(|found| found.iter().any(|c| codes.contains(c)))
+    if let Some(codes) = &si.error_code {
+        let codes = codes.to_vec();
+        let found = serde_json::from_slice::<Value>(&ex.body.kept)
+            .ok()
+            .as_ref()
+            .and_then(error_codes)
+            .is_some_and(|found| found.iter().any(|c| codes.contains(c)));
+        if !found {
+            return Ok(false);
         }
     }
+    for (name, m) in si.headers.iter().flatten() {
+        if !expect::header_holds(name, m, &ex.headers, vars)? {
+            return Ok(false);
+        }
+    }
+    Ok(true)
 }
 
 /// The URL of a `path` / `url` target with `query` appended (keeping an existing query).
