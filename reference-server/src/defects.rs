@@ -81,7 +81,6 @@ defects! {
     // Upload sessions.
     UploadStatus200 = "upload-status-200", ["PUSH-30"], "GET on an upload session answers 200 instead of 204";
     UploadStartNoLocation = "upload-start-no-location", ["PUSH-01"], "the 202 opening an upload session has no Location";
-    UploadRangeUnit = "upload-range-bytes-unit", ["PUSH-20"], "upload Range headers carry a `bytes=` unit";
     UploadRangeExclusive = "upload-range-end-exclusive", ["PUSH-20", "PUSH-30"], "upload Range ends one byte late (0-<offset> instead of 0-<offset-1>)";
     UploadUuidChanges = "upload-uuid-changes", ["PUSH-40", "HDR-06"], "Docker-Upload-UUID is a fresh random value on every answer";
     BareRangeNotSatisfiable = "upload-416-without-headers", ["PUSH-23"], "a 416 on an upload lacks Location, Range and Docker-Upload-UUID";
@@ -95,15 +94,12 @@ defects! {
     MountUnchecked = "mount-without-source-check", ["PUSH-43"], "a mount answers 201 without checking that the blob exists anywhere";
     // Pulls.
     BlobAnyRepository = "blob-readable-from-any-repository", ["PULL-19"], "blob reads ignore repository links: any stored blob is readable everywhere";
-    RangeIgnored = "range-ignored", ["PULL-25", "PULL-26"], "blob GET ignores Range and always sends the whole blob";
     RangeEndExclusive = "range-end-exclusive", ["PULL-26"], "a blob range stops one byte short (the end treated as exclusive)";
     UnsatisfiableRange200 = "unsatisfiable-range-200", ["PULL-27"], "an unsatisfiable blob range answers 200 with the whole blob";
-    ConditionalIgnored = "conditional-ignored", ["PULL-29"], "If-None-Match is ignored (never 304)";
     // Manifest push and validation.
     ManifestReserialized = "manifest-reserialized", ["MPUT-07"], "manifests are stored re-serialised, not byte for byte";
     ManifestDigestUnchecked = "manifest-digest-unchecked", ["MPUT-03"], "a manifest PUT by digest does not check the body hashes to it";
-    MissingBlobsAccepted = "missing-blobs-accepted", ["MPUT-13", "MPUT-14"], "a manifest whose config or layers are missing is accepted";
-    IndexChildrenUnchecked = "index-children-unchecked", ["MPUT-13"], "an index whose child manifests are missing is accepted";
+    MissingBlobsAccepted = "missing-blobs-accepted", ["MPUT-14", "MPUT-15"], "a manifest whose config or layers are missing is accepted";
     BlobsCheckedGlobally = "manifest-blobs-checked-globally", ["MPUT-16"], "manifest PUT accepts blobs that exist only in another repository";
     SchemaVersionUnchecked = "schema-version-unchecked", ["MFMT-06"], "image manifests and indexes with schemaVersion other than 2 are accepted";
     AnnotationsUnchecked = "annotations-unchecked", ["MFMT-05"], "manifest annotations with non-string values are accepted";
@@ -126,7 +122,7 @@ defects! {
     CatalogNIgnored = "catalog-n-ignored", ["DISC-17"], "the catalog ignores n";
     // Deletes.
     DeleteManifest200 = "delete-manifest-200", ["MGMT-02"], "DELETE of a manifest answers 200 instead of 202";
-    DeleteKeepsTags = "delete-keeps-tags", ["MGMT-03"], "deleting a manifest by digest leaves its tags pointing at it";
+    DeleteKeepsTags = "delete-keeps-tags", ["MGMT-03", "DISC-15"], "deleting a manifest by digest leaves its tags pointing at it";
     DeleteTagRemovesManifest = "delete-tag-removes-manifest", ["MGMT-09"], "deleting a tag also deletes the manifest it points at";
     DeletedBlobReadable = "deleted-blob-readable", ["MGMT-13"], "DELETE of a blob answers 202 but the blob stays readable";
     DeleteUnknownManifest202 = "delete-unknown-manifest-202", ["MGMT-05"], "deleting an unknown manifest answers 202";
@@ -229,8 +225,7 @@ pub(crate) fn name_ok(defects: Defects, name: &str) -> bool {
         name = &folded;
     }
     if defects.has(Defect::NameLengthUnchecked) {
-        // Check the grammar on a short prefix-free stand-in: every component on its own.
-        return name.split('/').all(crate::names::is_valid_name);
+        return crate::names::matches_name_grammar(name);
     }
     crate::names::is_valid_name(name)
 }
@@ -246,19 +241,7 @@ pub(crate) fn tag_ok(defects: Defects, tag: &str) -> bool {
 /// Rewrites the request before the handler sees it: the defects that consist of ignoring
 /// something the client sent.
 pub(crate) fn on_request(defects: Defects, route: &Route, req: &mut RegistryRequest) {
-    let get = matches!(req.method, Method::GET | Method::HEAD);
     match route {
-        Route::Blob { .. } if get => {
-            if defects.has(Defect::RangeIgnored) {
-                req.headers.remove("range");
-            }
-            if defects.has(Defect::ConditionalIgnored) {
-                req.headers.remove("if-none-match");
-            }
-        }
-        Route::Manifest { .. } if get && defects.has(Defect::ConditionalIgnored) => {
-            req.headers.remove("if-none-match");
-        }
         Route::Upload { .. }
             if req.method == Method::PATCH && defects.has(Defect::ContentRangeIgnored) =>
         {
@@ -318,20 +301,24 @@ pub(crate) fn on_result(
             if has(Defect::ManifestPutBody)
                 && let Some(d) = resp.headers().get("docker-content-digest").cloned()
             {
-                let body = json!({ "digest": d.to_str().unwrap_or_default() });
-                let mut r = response::json(status, &body);
-                *r.headers_mut() = resp.headers().clone();
-                let len = serde_json::to_vec(&body).map(|b| b.len()).unwrap_or(0);
-                response::set(&mut r, CONTENT_TYPE, "application/json");
-                response::set(&mut r, CONTENT_LENGTH, len);
+                // Keep the 201's headers; only the body and its length/type change.
+                let mut r = response::json(status, &json!({ "digest": d.to_str().ok() }));
+                for (k, v) in resp.headers() {
+                    if k != CONTENT_LENGTH && k != CONTENT_TYPE {
+                        r.headers_mut().insert(k, v.clone());
+                    }
+                }
                 resp = r;
             }
         }
-        Route::Manifest { .. } if *method == Method::DELETE => {
-            if has(Defect::DeleteManifest200) && status == StatusCode::ACCEPTED {
-                *resp.status_mut() = StatusCode::OK;
-            }
+        Route::Manifest { .. }
+            if *method == Method::DELETE
+                && has(Defect::DeleteManifest200)
+                && status == StatusCode::ACCEPTED =>
+        {
+            *resp.status_mut() = StatusCode::OK;
         }
+        Route::Manifest { .. } if *method == Method::DELETE => {}
         Route::Manifest { .. } => {
             if has(Defect::ManifestHeadNoDigest) && head {
                 resp.headers_mut().remove("docker-content-digest");
@@ -380,17 +367,15 @@ fn is_delete(m: &Method) -> bool {
 
 /// Range and Docker-Upload-UUID rewrites on upload-session answers.
 fn upload_headers(defects: Defects, resp: &mut Response) {
-    if let Some(range) = resp.headers().get("range").and_then(|v| v.to_str().ok()) {
-        let mut range = range.to_string();
-        if defects.has(Defect::UploadRangeExclusive)
-            && let Some(end) = range.strip_prefix("0-").and_then(|e| e.parse::<u64>().ok())
-        {
-            range = format!("0-{}", end + 1);
-        }
-        if defects.has(Defect::UploadRangeUnit) {
-            range = format!("bytes={range}");
-        }
-        response::set(resp, "range", range);
+    if defects.has(Defect::UploadRangeExclusive)
+        && let Some(end) = resp
+            .headers()
+            .get("range")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|r| r.strip_prefix("0-"))
+            .and_then(|e| e.parse::<u64>().ok())
+    {
+        response::set(resp, "range", format!("0-{}", end + 1));
     }
     if defects.has(Defect::UploadUuidChanges) && resp.headers().contains_key("docker-upload-uuid") {
         response::set(resp, "docker-upload-uuid", uuid::Uuid::new_v4());
@@ -414,25 +399,23 @@ fn on_error(
         e.status = to.status();
     };
     match (route, code) {
-        (Route::Manifest { .. }, Code::ManifestUnknown) if get => {
-            if has(Defect::ManifestUnknownAsNameUnknown) {
-                recode(&mut e, Code::NameUnknown);
-            }
+        (Route::Manifest { .. }, Code::ManifestUnknown)
+            if get && has(Defect::ManifestUnknownAsNameUnknown) =>
+        {
+            recode(&mut e, Code::NameUnknown);
         }
-        (Route::Manifest { .. }, Code::ManifestUnknown) if is_delete(method) => {
-            if has(Defect::DeleteUnknownManifest202) {
-                return Ok(response::empty(StatusCode::ACCEPTED));
-            }
+        (Route::Manifest { .. }, Code::ManifestUnknown)
+            if is_delete(method) && has(Defect::DeleteUnknownManifest202) =>
+        {
+            return Ok(response::empty(StatusCode::ACCEPTED));
         }
-        (Route::Blob { .. }, Code::BlobUnknown) if get => {
-            if has(Defect::BlobUnknownAsNameUnknown) {
-                recode(&mut e, Code::NameUnknown);
-            }
+        (Route::Blob { .. }, Code::BlobUnknown) if get && has(Defect::BlobUnknownAsNameUnknown) => {
+            recode(&mut e, Code::NameUnknown);
         }
-        (Route::Blob { .. }, Code::BlobUnknown) if is_delete(method) => {
-            if has(Defect::DeleteUnknownBlob202) {
-                return Ok(response::empty(StatusCode::ACCEPTED));
-            }
+        (Route::Blob { .. }, Code::BlobUnknown)
+            if is_delete(method) && has(Defect::DeleteUnknownBlob202) =>
+        {
+            return Ok(response::empty(StatusCode::ACCEPTED));
         }
         (Route::Blob { .. }, Code::DigestInvalid) if get && has(Defect::MalformedDigest404) => {
             recode(&mut e, Code::BlobUnknown);
@@ -552,7 +535,7 @@ mod tests {
             .into_iter()
             .collect();
         assert!(s.has(Defect::BaseNotFound) && s.has(Defect::TagsUnsorted));
-        assert!(!s.has(Defect::RangeIgnored));
+        assert!(!s.has(Defect::RangeEndExclusive));
         assert!(Defects::default().is_empty());
         assert_eq!(s.iter().count(), 2);
         assert_eq!(format!("{s:?}"), r#"{"base-404", "tags-unsorted"}"#);

@@ -154,8 +154,10 @@ async fn serve(args: ServeArgs) -> std::io::Result<()> {
     Ok(())
 }
 
-/// One line per defect: name, the requirement IDs it breaks, what it does.
+/// One line per defect: name, the requirement IDs it breaks, what it does. Write errors
+/// (`reference-registry defects | head`) end the listing quietly instead of panicking.
 fn print_defects() {
+    use std::io::Write;
     let width = Defect::ALL
         .iter()
         .map(|d| d.name().len())
@@ -163,9 +165,24 @@ fn print_defects() {
         .unwrap_or(0);
     let reqs = |d: &Defect| d.requirements().join(",");
     let rwidth = Defect::ALL.iter().map(|d| reqs(d).len()).max().unwrap_or(0);
-    println!("{:width$}  {:rwidth$}  DESCRIPTION", "NAME", "REQUIREMENTS");
+    let mut out = std::io::stdout().lock();
+    let _ = writeln!(
+        out,
+        "{:width$}  {:rwidth$}  DESCRIPTION",
+        "NAME", "REQUIREMENTS"
+    );
     for d in Defect::ALL {
-        println!("{:width$}  {:rwidth$}  {}", d.name(), reqs(d), d.describe());
+        if writeln!(
+            out,
+            "{:width$}  {:rwidth$}  {}",
+            d.name(),
+            reqs(d),
+            d.describe()
+        )
+        .is_err()
+        {
+            return;
+        }
     }
 }
 

@@ -24,7 +24,12 @@ static TAG: LazyLock<Regex> =
 /// Because no component may start with `_`, storage can keep its own `_layers`,
 /// `_manifests`, ... directories next to nested repositories without collisions.
 pub fn is_valid_name(name: &str) -> bool {
-    name.len() <= MAX_NAME_LEN && NAME.is_match(name)
+    name.len() <= MAX_NAME_LEN && matches_name_grammar(name)
+}
+
+/// The component grammar alone, without the length limit.
+pub fn matches_name_grammar(name: &str) -> bool {
+    NAME.is_match(name)
 }
 
 /// Whether `tag` is a valid tag (at most 128 characters).

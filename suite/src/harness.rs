@@ -261,10 +261,12 @@ pub fn run(settings: Settings, args: Arguments) -> ExitCode {
     let exit = match &settings.baseline {
         Some(path) => match report::baseline::Baseline::load(path) {
             Ok(b) => {
+                // Files that failed to load are trials too (outcome `error`).
                 let known = fx
                     .scenarios
                     .iter()
                     .map(|s| format!("{}::{}", s.area, s.id))
+                    .chain(fx.errors.iter().map(|(name, _)| name.clone()))
                     .collect();
                 let mut diffs = report::baseline::compare(&b, &reports);
                 diffs.extend(report::baseline::unknown_entries(&b, &known));

@@ -258,7 +258,6 @@ async fn missing_references(
         .filter(|_| defects.has(Defect::SubjectRequired));
     for m in checked.required_manifests.iter().chain(subject) {
         let present = match m.parse::<Digest>() {
-            _ if defects.has(Defect::IndexChildrenUnchecked) => true,
             Ok(d) => storage.manifest_meta(name, &d).await?.is_some(),
             Err(_) => false,
         };

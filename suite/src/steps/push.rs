@@ -95,6 +95,20 @@ fn octet() -> Vec<(String, String)> {
     vec![("Content-Type".to_owned(), OCTET.to_owned())]
 }
 
+/// `POST …/blobs/uploads/` that must open a session: the 202 exchange and its `Location`.
+async fn open_session(
+    st: &ScenarioState<'_>,
+    step: &Step,
+    uploads: Url,
+) -> Result<(Exchange, Url), StepEnd> {
+    let what = "POST (open session)";
+    let headers = vec![("Content-Length".to_owned(), "0".to_owned())];
+    let post = simple(Method::POST, uploads, headers, OutBody::Empty);
+    let open = expect_status(st, step, what, post, &[202]).await?;
+    let (_, loc) = location(step, what, &open)?;
+    Ok((open, loc))
+}
+
 pub(super) async fn blob(
     st: &ScenarioState<'_>,
     step: &Step,
@@ -120,18 +134,9 @@ pub(super) async fn blob(
         p.insert((repo.clone(), digest.clone()));
     }
 
-    let post_headers = vec![("Content-Length".to_owned(), "0".to_owned())];
     let final_ex = match method {
         PushMethod::Monolithic => {
-            let open = expect_status(
-                st,
-                step,
-                "POST (open session)",
-                simple(Method::POST, uploads, post_headers, OutBody::Empty),
-                &[202],
-            )
-            .await?;
-            let (_, loc) = location(step, "POST (open session)", &open)?;
+            let (_, loc) = open_session(st, step, uploads).await?;
             let put = simple(
                 Method::PUT,
                 with_digest(loc, &digest),
@@ -170,15 +175,7 @@ pub(super) async fn blob(
             }
         }
         PushMethod::Chunked | PushMethod::ChunkedFinalInPut => {
-            let open = expect_status(
-                st,
-                step,
-                "POST (open session)",
-                simple(Method::POST, uploads, post_headers, OutBody::Empty),
-                &[202],
-            )
-            .await?;
-            let (_, mut loc) = location(step, "POST (open session)", &open)?;
+            let (open, mut loc) = open_session(st, step, uploads).await?;
             let min = open
                 .header("oci-chunk-min-length")
                 .and_then(|v| v.trim().parse::<u64>().ok())
@@ -229,15 +226,7 @@ pub(super) async fn blob(
             expect_status(st, step, "PUT (close session)", put, &[201]).await?
         }
         PushMethod::Streamed => {
-            let open = expect_status(
-                st,
-                step,
-                "POST (open session)",
-                simple(Method::POST, uploads, post_headers, OutBody::Empty),
-                &[202],
-            )
-            .await?;
-            let (_, loc) = location(step, "POST (open session)", &open)?;
+            let (_, loc) = open_session(st, step, uploads).await?;
             let patch = simple(
                 Method::PATCH,
                 loc,
