@@ -13,15 +13,10 @@
 # `docker manifest` and pull through it.
 set -uo pipefail
 
-if [ $# -ne 1 ]; then
-    echo "usage: $0 HOST:PORT" >&2
-    exit 2
-fi
-HOST=$1
 here=$(cd "$(dirname "$0")" && pwd)
 # shellcheck source=.ci/interop/lib.sh
 source "$here/lib.sh"
-CHECK_PREFIX="docker@$HOST"
+interop_args docker "$@"
 
 command -v docker >/dev/null || { echo "FAIL $CHECK_PREFIX: docker CLI is not installed"; exit 1; }
 if ! docker info >/dev/null 2>&1; then

@@ -12,6 +12,19 @@ CHECK_PREFIX=${CHECK_PREFIX:-interop}
 CHECKS_FAILED=0
 CHECKS_PASSED=0
 
+# interop_args NAME "$@": the scripts' one argument is the registry's HOST:PORT;
+# sets HOST and the prefix of every PASS/FAIL line.
+interop_args() {
+    local name=$1
+    shift
+    if [ $# -ne 1 ]; then
+        echo "usage: $name.sh HOST:PORT" >&2
+        exit 2
+    fi
+    HOST=$1
+    CHECK_PREFIX="$name@$HOST"
+}
+
 # check "what is being shown" function [args...]
 check() {
     local title=$1

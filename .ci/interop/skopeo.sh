@@ -12,15 +12,10 @@
 # mislabels bytes cannot pass.
 set -uo pipefail
 
-if [ $# -ne 1 ]; then
-    echo "usage: $0 HOST:PORT" >&2
-    exit 2
-fi
-HOST=$1
 here=$(cd "$(dirname "$0")" && pwd)
 # shellcheck source=.ci/interop/lib.sh
 source "$here/lib.sh"
-CHECK_PREFIX="skopeo@$HOST"
+interop_args skopeo "$@"
 
 command -v skopeo >/dev/null || { echo "FAIL $CHECK_PREFIX: skopeo is not installed"; exit 1; }
 command -v jq >/dev/null || { echo "FAIL $CHECK_PREFIX: jq is not installed"; exit 1; }

@@ -47,15 +47,7 @@ async fn upload_resumes_after_restart() {
     let loc = header(&r, "location").unwrap();
     let r = t.client.put(t.with_digest(&loc, &d)).send().await.unwrap();
     assert_eq!(r.status(), StatusCode::CREATED);
-    assert_eq!(
-        t.get(&format!("/v2/r/blobs/{d}"))
-            .await
-            .bytes()
-            .await
-            .unwrap()
-            .to_vec(),
-        data
-    );
+    assert_eq!(t.get_bytes(&format!("/v2/r/blobs/{d}")).await, data);
 }
 
 #[tokio::test]

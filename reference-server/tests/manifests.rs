@@ -75,15 +75,7 @@ async fn put_by_digest_and_mismatch() {
     let r = t.put_manifest("r", &d512, OCI_MANIFEST, &m).await;
     assert_eq!(r.status(), StatusCode::CREATED);
     assert_eq!(header(&r, "docker-content-digest"), Some(d512.clone()));
-    assert_eq!(
-        t.get(&format!("/v2/r/manifests/{d512}"))
-            .await
-            .bytes()
-            .await
-            .unwrap()
-            .to_vec(),
-        m
-    );
+    assert_eq!(t.get_bytes(&format!("/v2/r/manifests/{d512}")).await, m);
 }
 
 #[tokio::test]

@@ -54,15 +54,7 @@ async fn single_post_upload() {
     assert_eq!(r.status(), StatusCode::CREATED);
     assert_eq!(header(&r, "location"), Some(format!("/v2/r/blobs/{d}")));
     assert_eq!(header(&r, "docker-content-digest"), Some(d.clone()));
-    assert_eq!(
-        t.get(&format!("/v2/r/blobs/{d}"))
-            .await
-            .bytes()
-            .await
-            .unwrap()
-            .to_vec(),
-        data
-    );
+    assert_eq!(t.get_bytes(&format!("/v2/r/blobs/{d}")).await, data);
     let wrong = sha256(b"other");
     let r = t
         .req(
@@ -109,12 +101,7 @@ async fn streamed_patch_like_docker() {
     let r = t.head(&format!("/v2/library/app/blobs/{d}")).await;
     assert_eq!(header(&r, "content-length"), Some(data.len().to_string()));
     assert_eq!(
-        t.get(&format!("/v2/library/app/blobs/{d}"))
-            .await
-            .bytes()
-            .await
-            .unwrap()
-            .to_vec(),
+        t.get_bytes(&format!("/v2/library/app/blobs/{d}")).await,
         data
     );
 }
@@ -201,15 +188,7 @@ async fn chunked_patch_out_of_order_and_resume() {
     );
     let r = put("2000-2999", data[2000..].to_vec()).await;
     assert_eq!(r.status(), StatusCode::CREATED);
-    assert_eq!(
-        t.get(&format!("/v2/r/blobs/{d}"))
-            .await
-            .bytes()
-            .await
-            .unwrap()
-            .to_vec(),
-        data
-    );
+    assert_eq!(t.get_bytes(&format!("/v2/r/blobs/{d}")).await, data);
     // The session is finished now.
     let r = t.get(&loc).await;
     assert_eq!(r.status(), StatusCode::NOT_FOUND);

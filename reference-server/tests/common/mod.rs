@@ -116,6 +116,11 @@ impl TestRegistry {
         self.req(Method::GET, path).send().await.unwrap()
     }
 
+    /// The body of a GET, as bytes (for comparing stored content with what was pushed).
+    pub async fn get_bytes(&self, path: &str) -> Vec<u8> {
+        self.get(path).await.bytes().await.unwrap().to_vec()
+    }
+
     pub async fn head(&self, path: &str) -> Response {
         self.req(Method::HEAD, path).send().await.unwrap()
     }
