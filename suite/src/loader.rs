@@ -624,12 +624,12 @@ impl Validator<'_> {
                 if !in_parallel {
                     scope.defined.insert(format!("blob.{blob}.location"));
                 }
-                StepKind::PushBlob {
+                StepKind::PushBlob(PushBlobStep {
                     blob,
                     method: s.method.unwrap_or_default(),
                     chunk_size: s.chunk_size,
                     repo,
-                }
+                })
             }
             "push_manifest" => {
                 let manifest = s.push_manifest.clone().unwrap_or_default();
@@ -648,11 +648,11 @@ impl Validator<'_> {
                         .defined
                         .insert(format!("manifest.{manifest}.location"));
                 }
-                StepKind::PushManifest {
+                StepKind::PushManifest(PushManifestStep {
                     manifest,
                     reference,
                     repo,
-                }
+                })
             }
             "paginate" => {
                 let spec = s.paginate.clone().unwrap_or_else(unreachable_spec);
@@ -691,11 +691,11 @@ impl Validator<'_> {
                 for (p, v) in s.profile_expect.iter().flatten() {
                     profile_expect.insert(*p, parse(v, &format!("profile_expect.{p}"))?);
                 }
-                StepKind::Paginate {
+                StepKind::Paginate(PaginateStep {
                     spec,
                     expect,
                     profile_expect,
-                }
+                })
             }
             _ => {
                 let branches = s.parallel.as_deref().unwrap_or_default();
@@ -856,13 +856,13 @@ impl Validator<'_> {
         for name in capture.keys() {
             scope.defined.insert(name.clone());
         }
-        Ok(StepKind::Request {
+        Ok(StepKind::Request(RequestStep {
             request: req,
             expect,
             profile_expect,
             skip_if: s.skip_if.clone(),
             capture,
-        })
+        }))
     }
 
     fn body(&self, l: &str, b: &BodySpec, scope: &Scope) -> Result<(), LoadError> {

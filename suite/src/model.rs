@@ -419,42 +419,58 @@ pub struct Step {
 #[derive(Debug, Clone)]
 pub enum StepKind {
     /// One exchange.
-    Request {
-        request: RequestSpec,
-        expect: Expect,
-        profile_expect: IndexMap<Profile, Expect>,
-        skip_if: Option<SkipIf>,
-        capture: IndexMap<String, CaptureSpec>,
-    },
+    Request(RequestStep),
     /// Upload a named blob.
-    PushBlob {
-        blob: String,
-        method: PushMethod,
-        chunk_size: Option<u64>,
-        repo: String,
-    },
+    PushBlob(PushBlobStep),
     /// PUT a named manifest.
-    PushManifest {
-        manifest: String,
-        reference: String,
-        repo: String,
-    },
+    PushManifest(PushManifestStep),
     /// Follow `Link` headers.
-    Paginate {
-        spec: PaginateSpec,
-        expect: PageExpect,
-        profile_expect: IndexMap<Profile, PageExpect>,
-    },
+    Paginate(PaginateStep),
     /// Run several steps at once.
     Parallel(Vec<Step>),
+}
+
+/// A checked `request` step.
+#[derive(Debug, Clone)]
+pub struct RequestStep {
+    pub request: RequestSpec,
+    pub expect: Expect,
+    pub profile_expect: IndexMap<Profile, Expect>,
+    pub skip_if: Option<SkipIf>,
+    pub capture: IndexMap<String, CaptureSpec>,
+}
+
+/// A checked `push_blob` step (the blob name is known to exist).
+#[derive(Debug, Clone)]
+pub struct PushBlobStep {
+    pub blob: String,
+    pub method: PushMethod,
+    pub chunk_size: Option<u64>,
+    pub repo: String,
+}
+
+/// A checked `push_manifest` step (the manifest name is known to exist).
+#[derive(Debug, Clone)]
+pub struct PushManifestStep {
+    pub manifest: String,
+    pub reference: String,
+    pub repo: String,
+}
+
+/// A checked `paginate` step.
+#[derive(Debug, Clone)]
+pub struct PaginateStep {
+    pub spec: PaginateSpec,
+    pub expect: PageExpect,
+    pub profile_expect: IndexMap<Profile, PageExpect>,
 }
 
 impl Step {
     /// Whether this step (or a branch of it) states per-profile expectations.
     pub fn has_profile_expect(&self) -> bool {
         match &self.kind {
-            StepKind::Request { profile_expect, .. } => !profile_expect.is_empty(),
-            StepKind::Paginate { profile_expect, .. } => !profile_expect.is_empty(),
+            StepKind::Request(r) => !r.profile_expect.is_empty(),
+            StepKind::Paginate(p) => !p.profile_expect.is_empty(),
             StepKind::Parallel(branches) => branches.iter().any(Step::has_profile_expect),
             _ => false,
         }

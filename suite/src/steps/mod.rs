@@ -208,10 +208,10 @@ pub fn run_step<'a>(
             c.clone_from(&step.label);
         }
         match &step.kind {
-            StepKind::Request { .. } => request::run(st, step, vars).await,
-            StepKind::PushBlob { .. } => push::blob(st, step, vars).await,
-            StepKind::PushManifest { .. } => push::manifest(st, step, vars).await,
-            StepKind::Paginate { .. } => paginate::run(st, step, vars).await,
+            StepKind::Request(r) => request::run(st, step, r, vars).await,
+            StepKind::PushBlob(b) => push::blob(st, step, b, vars).await,
+            StepKind::PushManifest(m) => push::manifest(st, step, m, vars).await,
+            StepKind::Paginate(p) => paginate::run(st, step, p, vars).await,
             StepKind::Parallel(branches) => {
                 let mut branch_vars: Vec<Vars> = branches.iter().map(|_| vars.clone()).collect();
                 let futs = branches

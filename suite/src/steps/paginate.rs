@@ -7,7 +7,7 @@ use super::request::target_url;
 use super::{ScenarioState, StepEnd, exchange, fail, missing, request_line, simple};
 use crate::client::{BodyCheck, OutBody, printable};
 use crate::expect::Problem;
-use crate::model::{Step, StepKind};
+use crate::model::{PaginateStep, Step};
 use crate::vars::Vars;
 
 const DEFAULT_MAX_PAGES: u64 = 100;
@@ -15,16 +15,14 @@ const DEFAULT_MAX_PAGES: u64 = 100;
 pub(super) async fn run(
     st: &ScenarioState<'_>,
     step: &Step,
+    paginate: &PaginateStep,
     vars: &mut Vars,
 ) -> Result<(), StepEnd> {
-    let StepKind::Paginate {
+    let PaginateStep {
         spec,
         expect,
         profile_expect,
-    } = &step.kind
-    else {
-        return Ok(());
-    };
+    } = paginate;
     let expect = match profile_expect.get(&st.profile) {
         Some(over) => expect.overridden_by(over),
         None => expect.clone(),

@@ -6,7 +6,7 @@ use super::{Exchange, ScenarioState, StepEnd, exchange, fail, missing, request_l
 use crate::client::{BodyCheck, OutBody, OutRequest};
 use crate::content::Item;
 use crate::expect::Problem;
-use crate::model::{PushMethod, Step, StepKind};
+use crate::model::{PushBlobStep, PushManifestStep, PushMethod, Step};
 use crate::vars::Vars;
 
 /// Default chunk for `chunked` uploads.
@@ -95,6 +95,21 @@ fn octet() -> Vec<(String, String)> {
     vec![("Content-Type".to_owned(), OCTET.to_owned())]
 }
 
+/// The loader rejects steps naming undefined content, so this only guards against a
+/// harness bug; it fails loudly rather than letting the step pass unchecked.
+fn undefined(step: &Step, kind: &str, name: &str) -> StepEnd {
+    fail(
+        step,
+        None,
+        vec![Problem::new(
+            format!("{kind} {name:?}"),
+            "defined by the scenario",
+            "not defined (harness bug)",
+        )],
+        String::new(),
+    )
+}
+
 /// `POST …/blobs/uploads/` that must open a session: the 202 exchange and its `Location`.
 async fn open_session(
     st: &ScenarioState<'_>,
@@ -112,19 +127,17 @@ async fn open_session(
 pub(super) async fn blob(
     st: &ScenarioState<'_>,
     step: &Step,
+    push: &PushBlobStep,
     vars: &mut Vars,
 ) -> Result<(), StepEnd> {
-    let StepKind::PushBlob {
+    let PushBlobStep {
         blob,
         method,
         chunk_size,
         repo,
-    } = &step.kind
-    else {
-        return Ok(());
-    };
+    } = push;
     let Some((item, _)) = st.items.blobs.get(blob) else {
-        return Ok(());
+        return Err(undefined(step, "blob", blob));
     };
     let repo = vars.render(repo).map_err(|m| missing(step, m))?;
     let len = item.content.len();
@@ -260,18 +273,16 @@ pub(super) async fn blob(
 pub(super) async fn manifest(
     st: &ScenarioState<'_>,
     step: &Step,
+    push: &PushManifestStep,
     vars: &mut Vars,
 ) -> Result<(), StepEnd> {
-    let StepKind::PushManifest {
+    let PushManifestStep {
         manifest,
         reference,
         repo,
-    } = &step.kind
-    else {
-        return Ok(());
-    };
+    } = push;
     let Some(item) = st.items.manifests.get(manifest) else {
-        return Ok(());
+        return Err(undefined(step, "manifest", manifest));
     };
     let repo = vars.render(repo).map_err(|m| missing(step, m))?;
     let reference = if reference == "digest" {

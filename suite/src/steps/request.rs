@@ -10,24 +10,22 @@ use super::{Exchange, ScenarioState, StepEnd, fail, missing, request_line};
 use crate::client::{HttpErrorKind, OutBody, OutRequest};
 use crate::content::Content;
 use crate::expect::{self, Problem, error_codes};
-use crate::model::{BodySpec, CaptureSpec, QueryValue, RequestSpec, SkipIf, Step, StepKind};
+use crate::model::{BodySpec, CaptureSpec, QueryValue, RequestSpec, RequestStep, SkipIf, Step};
 use crate::vars::{Missing, Vars};
 
 pub(super) async fn run(
     st: &ScenarioState<'_>,
     step: &Step,
+    spec: &RequestStep,
     vars: &mut Vars,
 ) -> Result<(), StepEnd> {
-    let StepKind::Request {
+    let RequestStep {
         request,
         expect,
         profile_expect,
         skip_if,
         capture,
-    } = &step.kind
-    else {
-        return Ok(());
-    };
+    } = spec;
     let expect = match profile_expect.get(&st.profile) {
         Some(over) => expect.overridden_by(over),
         None => expect.clone(),
