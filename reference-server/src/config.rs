@@ -13,14 +13,23 @@ use crate::defects::Defects;
 pub struct Config {
     /// Root directory of the durable storage.
     pub root: PathBuf,
-    /// Whether manifest, tag and blob deletes are allowed (405 UNSUPPORTED otherwise).
+    /// Whether manifest, tag and blob deletes are allowed (405 UNSUPPORTED otherwise);
+    /// deletion may be supported or not (MGMT-01).
     pub delete_enabled: bool,
-    /// Whether every write is refused (405 UNSUPPORTED).
+    /// Whether every write is refused (405 UNSUPPORTED: PUSH-46, MPUT-27).
     pub read_only: bool,
-    /// Largest manifest accepted on PUT; larger gets 413 (OCI asks for at least 4 MB).
+    /// Whether image manifests and indexes may reference blobs (config, layers) and child
+    /// manifests that are absent from the repository (`serve --allow-sparse-manifests`).
+    /// OCI lets a registry accept or reject such manifests (MPUT-13); sparse copies of
+    /// multi-platform images (only some platforms mirrored) and artifact stores need the
+    /// former. Off by default: missing references get 400 `MANIFEST_BLOB_UNKNOWN`
+    /// (MPUT-14..16). A missing `subject` is accepted either way (MPUT-12).
+    pub allow_sparse_manifests: bool,
+    /// Largest manifest accepted on PUT; larger gets 413 (MPUT-20). The default, 4 MiB,
+    /// meets OCI's "at least 4 MB" (MPUT-21).
     pub max_manifest_size: usize,
     /// Largest page of tags or repositories; a bigger or missing `n` is clamped to it and
-    /// a `Link` header points at the rest.
+    /// a `Link` header points at the rest (DISC-12).
     pub max_page_size: usize,
     /// How long [`crate::RunningRegistry::shutdown`] waits for in-flight requests.
     pub shutdown_grace: Duration,
@@ -29,12 +38,13 @@ pub struct Config {
 }
 
 impl Config {
-    /// Defaults: deletes on, writable, 4 MiB manifests, pages of 1000, 30 s grace.
+    /// Defaults: deletes on, writable, strict manifest references, 4 MiB manifests, pages of 1000, 30 s grace.
     pub fn new(root: impl Into<PathBuf>) -> Self {
         Config {
             root: root.into(),
             delete_enabled: true,
             read_only: false,
+            allow_sparse_manifests: false,
             max_manifest_size: 4 * 1024 * 1024,
             max_page_size: 1000,
             shutdown_grace: Duration::from_secs(30),

@@ -57,6 +57,29 @@ macro_rules! defects {
     };
 }
 
+impl Defect {
+    /// For the few variants the specification permits, why: they stay on the switchboard
+    /// as negative controls (principle 6: the suite must never fail a registry for them),
+    /// and the mutation test requires that they produce no failure at all.
+    pub fn allowed_by_spec(self) -> Option<&'static str> {
+        match self {
+            Defect::MissingBlobsAccepted => Some(
+                "OCI: a registry MAY reject a manifest whose blobs or manifests are absent \
+                 (MPUT-13); accepting it is the sparse-manifests policy",
+            ),
+            Defect::SchemaVersionUnchecked => Some(
+                "no sentence obliges a registry to check schemaVersion; the image spec binds \
+                 the document (MFMT-06)",
+            ),
+            Defect::AnnotationsUnchecked => Some(
+                "no sentence obliges a registry to check annotation values; the image spec \
+                 binds the document (MFMT-05)",
+            ),
+            _ => None,
+        }
+    }
+}
+
 defects! {
     // Base and common headers.
     BaseNotFound = "base-404", ["BASE-01"], "GET /v2/ answers 404, as if the API were not implemented";
@@ -76,7 +99,7 @@ defects! {
     InvalidManifest500 = "invalid-manifest-500", ["MPUT-18", "ERR-17"], "manifest validation failures answer 500 UNKNOWN instead of 400 MANIFEST_INVALID";
     ManifestBlobUnknown500 = "manifest-blob-unknown-500", ["MPUT-14", "ERR-16"], "a manifest referring to missing content answers 500 instead of 400 MANIFEST_BLOB_UNKNOWN";
     MissingBlobFirstOnly = "missing-blob-first-only", ["MPUT-15"], "a manifest with several missing blobs reports only the first";
-    MalformedDigest404 = "malformed-digest-404", ["DIG-09"], "a malformed digest in a blob or manifest path answers 404 instead of 400";
+    MalformedDigest404 = "malformed-digest-404", ["DIG-09"], "a malformed digest in a blob path answers 404 instead of 400";
     ManifestTooLarge400 = "manifest-too-large-400", ["MPUT-20"], "an oversized manifest answers 400 instead of 413";
     // Upload sessions.
     UploadStatus200 = "upload-status-200", ["PUSH-30"], "GET on an upload session answers 200 instead of 204";
@@ -127,6 +150,7 @@ defects! {
     DeletedBlobReadable = "deleted-blob-readable", ["MGMT-13"], "DELETE of a blob answers 202 but the blob stays readable";
     DeleteUnknownManifest202 = "delete-unknown-manifest-202", ["MGMT-05"], "deleting an unknown manifest answers 202";
     DeleteUnknownBlob202 = "delete-unknown-blob-202", ["MGMT-11"], "deleting an unknown blob answers 202";
+    BlobDeleteGlobal = "blob-delete-global", ["PULL-16", "PULL-19"], "a blob DELETE in one repository removes the blob from every repository (the content and all links)";
     // Referrers.
     Referrers404 = "referrers-404-unknown-subject", ["DISC-22"], "referrers of a subject nothing refers to answer 404";
     ReferrersFilterIgnored = "referrers-filter-ignored", ["DISC-28"], "artifactType is not applied, yet OCI-Filters-Applied is sent";
@@ -420,9 +444,6 @@ fn on_error(
         (Route::Blob { .. }, Code::DigestInvalid) if get && has(Defect::MalformedDigest404) => {
             recode(&mut e, Code::BlobUnknown);
         }
-        (Route::Manifest { .. }, Code::DigestInvalid) if get && has(Defect::MalformedDigest404) => {
-            recode(&mut e, Code::ManifestUnknown);
-        }
         (Route::Upload { .. }, Code::BlobUploadUnknown) if has(Defect::UnknownSession400) => {
             e.status = StatusCode::BAD_REQUEST;
         }
@@ -494,6 +515,20 @@ pub(crate) async fn open_blob_unscoped(
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
         Err(e) => Err(e),
     }
+}
+
+/// Deletes a blob the way a registry without per-repository links would: the content
+/// itself and every repository's link to it, so a blob deleted in one repository vanishes
+/// from all others that pushed or mounted it.
+pub(crate) async fn delete_blob_everywhere(
+    storage: &crate::storage::Storage,
+    d: &crate::digest::Digest,
+) -> std::io::Result<()> {
+    for repo in storage.list_repositories().await? {
+        storage.unlink_blob(&repo, d).await?;
+    }
+    crate::storage::atomic::remove_file(storage.blob_path(d)).await?;
+    Ok(())
 }
 
 /// Throws away a session's data, as a registry that opens the session file for writing

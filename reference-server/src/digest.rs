@@ -1,4 +1,5 @@
-//! Digests: strict OCI parsing (DIG-01..03) and streaming hashers.
+//! Digests: strict OCI parsing (DIG-01, DIG-02, DIG-03, DIG-06) and streaming hashers
+//! (DIG-04, DIG-05, DIG-07).
 //!
 //! Only `sha256` and `sha512` are supported. A digest that fits the general grammar but
 //! names another algorithm is reported as unsupported (FUT-03), which the handlers turn
@@ -11,12 +12,13 @@ use std::sync::LazyLock;
 use regex::Regex;
 use sha2::{Digest as _, Sha256, Sha512};
 
-/// The general digest grammar from the image spec (algorithm lowercase).
+/// The general digest grammar from the image spec, algorithm lowercase (DIG-01).
 static GRAMMAR: LazyLock<Regex> = LazyLock::new(|| {
     Regex::new(r"^[a-z0-9]+([+._-][a-z0-9]+)*:[a-zA-Z0-9=_-]+$").expect("static regex")
 });
 
-/// A supported hash algorithm.
+/// A supported hash algorithm: sha256, which every registry must verify (DIG-04), and
+/// sha512, which it may (DIG-05).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Algorithm {
     Sha256,
@@ -31,6 +33,8 @@ impl Algorithm {
         }
     }
 
+    /// The exact length of the encoded part: 64 for sha256 (DIG-02), 128 for sha512
+    /// (DIG-03), lowercase hex only.
     fn hex_len(self) -> usize {
         match self {
             Algorithm::Sha256 => 64,
@@ -46,7 +50,8 @@ impl Algorithm {
         }
     }
 
-    /// Digest of a complete in-memory buffer (manifests, small data).
+    /// Digest of a complete in-memory buffer (manifests, small data), over exactly these
+    /// bytes, never a canonical form (DIG-07).
     pub fn digest_of(self, bytes: &[u8]) -> Digest {
         let mut h = Hasher::new(self);
         h.update(bytes);
@@ -122,7 +127,8 @@ impl fmt::Display for Digest {
     }
 }
 
-/// An incremental hasher for one algorithm; `Clone` so a chunk can be rolled back.
+/// An incremental hasher for one algorithm; `Clone` so a chunk can be rolled back. Fed the
+/// raw bytes as they arrive, so a blob's digest is over exactly what was sent (DIG-07).
 #[derive(Clone)]
 pub enum Hasher {
     Sha256(Sha256),

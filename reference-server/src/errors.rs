@@ -9,7 +9,10 @@ use warp::http::StatusCode;
 
 use crate::digest::DigestError;
 
-/// Error codes: the 14 OCI codes plus the Docker-only ones we use.
+/// Error codes: the 14 OCI codes (ERR-06) plus the Docker-only ones we use where OCI has
+/// none. All are upper-case letters and underscores (ERR-03). `MANIFEST_UNVERIFIED` is never
+/// sent: schema1 is refused outright (ERR-19 is excused). `RANGE_INVALID` is never sent
+/// either: a bad upload range is a bodiless 416 (ERR-29, PUSH-22).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Code {
     BlobUnknown,
@@ -26,9 +29,10 @@ pub enum Code {
     Denied,
     Unsupported,
     TooManyRequests,
-    /// Docker legacy code, used for malformed tags (OCI tolerates it as legacy).
+    /// Docker legacy code, used for malformed tags on manifest PUT (ERR-23, NAME-09; OCI
+    /// tolerates it as legacy).
     TagInvalid,
-    /// Docker-only: a bad `n` on tags or catalog.
+    /// Docker-only: a bad `n` on tags or catalog (ERR-28, DISC-13).
     PaginationNumberInvalid,
     /// Internal failure (storage I/O); Docker's catch-all code.
     Unknown,
@@ -57,7 +61,14 @@ impl Code {
         }
     }
 
-    /// The status each code has in the Docker detail tables (OCI rarely names one).
+    /// The status each code has in the Docker detail tables (OCI rarely names one):
+    /// `BLOB_UNKNOWN` 404 (ERR-12), `BLOB_UPLOAD_INVALID` 400 (ERR-13), `BLOB_UPLOAD_UNKNOWN`
+    /// 404 (ERR-14), `DIGEST_INVALID` 400 (ERR-15), `MANIFEST_BLOB_UNKNOWN` 400 (ERR-16),
+    /// `MANIFEST_INVALID` 400 (ERR-17), `MANIFEST_UNKNOWN` 404 (ERR-18), `NAME_INVALID` 400
+    /// (ERR-20), `NAME_UNKNOWN` 404 (ERR-21), `SIZE_INVALID` 400 (ERR-22; 413 is set
+    /// explicitly for an oversized manifest, MPUT-20), `UNAUTHORIZED` 401 (ERR-24), `DENIED`
+    /// 403 (ERR-25), `UNSUPPORTED` 405 (ERR-26), `TOOMANYREQUESTS` 429 (ERR-27),
+    /// `TAG_INVALID` and `PAGINATION_NUMBER_INVALID` 400 (ERR-23, ERR-28).
     pub fn status(self) -> StatusCode {
         match self {
             Code::BlobUnknown
@@ -121,7 +132,7 @@ impl RegistryError {
         self
     }
 
-    /// Several errors in one answer (e.g. one per missing blob, MPUT-15).
+    /// Several errors in one answer (ERR-07; e.g. one per missing blob, MPUT-15).
     pub fn many(status: StatusCode, errors: Vec<ErrorEntry>) -> Self {
         RegistryError { status, errors }
     }
@@ -135,7 +146,8 @@ impl RegistryError {
         self.errors.first().map(|e| e.code).unwrap_or(Code::Unknown)
     }
 
-    /// The JSON body (ERR-02).
+    /// The JSON body `{"errors":[{"code","message","detail"}]}` (ERR-02): always a message
+    /// (ERR-04) and a `detail` object (ERR-05) naming what was wrong.
     pub fn body(&self) -> Value {
         let errors: Vec<Value> = self
             .errors
@@ -147,40 +159,55 @@ impl RegistryError {
 
     // Shorthands for the most common answers.
 
+    /// 400 `NAME_INVALID` for a name outside the grammar (NAME-05, ERR-20).
     pub fn name_invalid(name: &str) -> Self {
         RegistryError::new(Code::NameInvalid, "invalid repository name")
             .detail(json!({ "name": name }))
     }
 
+    /// 404 `NAME_UNKNOWN` for a repository that doesn't exist (PULL-10, MGMT-04, DISC-03,
+    /// ERR-21).
     pub fn name_unknown(name: &str) -> Self {
         RegistryError::new(Code::NameUnknown, "repository name not known to registry")
             .detail(json!({ "name": name }))
     }
 
+    /// 404 `BLOB_UNKNOWN` for a blob not linked into the repository (PULL-19, PULL-22,
+    /// MGMT-11, ERR-12).
     pub fn blob_unknown(digest: &str) -> Self {
         RegistryError::new(Code::BlobUnknown, "blob unknown to registry")
             .detail(json!({ "digest": digest }))
     }
 
+    /// 404 `MANIFEST_UNKNOWN` for a tag or digest the repository doesn't hold (PULL-09,
+    /// PULL-15, MGMT-05, ERR-18).
     pub fn manifest_unknown(reference: &str) -> Self {
         RegistryError::new(Code::ManifestUnknown, "manifest unknown")
             .detail(json!({ "reference": reference }))
     }
 
+    /// 404 `BLOB_UPLOAD_UNKNOWN` for an unknown, finished or cancelled session (PUSH-34,
+    /// PUSH-38, ERR-14).
     pub fn upload_unknown(id: &str) -> Self {
         RegistryError::new(Code::BlobUploadUnknown, "blob upload unknown to registry")
             .detail(json!({ "uuid": id }))
     }
 
+    /// 405 `UNSUPPORTED` for a disabled operation or a method an endpoint doesn't have
+    /// (ERR-26).
     pub fn unsupported(message: impl Into<String>) -> Self {
         RegistryError::new(Code::Unsupported, message)
     }
 
+    /// 400 `MANIFEST_INVALID` for a manifest failing validation (MPUT-18, ERR-17).
     pub fn manifest_invalid(message: impl Into<String>) -> Self {
         RegistryError::new(Code::ManifestInvalid, message)
     }
 }
 
+/// A malformed or unsupported digest in a path or query is 400 `DIGEST_INVALID` with the
+/// digest in `detail` (DIG-09, ERR-15, FUT-03). Manifest references are the exception: see
+/// `routes::manifests::read_reference`.
 impl From<DigestError> for RegistryError {
     fn from(e: DigestError) -> Self {
         let digest = match &e {

@@ -4,6 +4,11 @@
 //! layers and (for indexes) its children. Sweep: unmarked content is deleted together with
 //! the repository links to it. Run it while the registry is stopped or read-only: a blob
 //! uploaded but not yet referenced by a manifest counts as garbage (as in distribution).
+//!
+//! Sparse manifests (`Config::allow_sparse_manifests`) need nothing special: marking only
+//! records the digests a manifest names, without opening them, so a reference to content
+//! that was never pushed marks nothing that exists and removes nothing that does. A child
+//! manifest is marked as content of the index and, once pushed, as a revision of its own.
 
 use std::collections::HashSet;
 use std::io;

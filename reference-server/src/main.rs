@@ -49,6 +49,10 @@ struct ServeArgs {
     /// Refuse every write with 405 UNSUPPORTED.
     #[arg(long)]
     read_only: bool,
+    /// Accept image manifests and indexes whose config, layers or child manifests are not
+    /// in the repository (sparse images); by default they get 400 MANIFEST_BLOB_UNKNOWN.
+    #[arg(long)]
+    allow_sparse_manifests: bool,
     /// Largest manifest accepted, in bytes.
     #[arg(long, default_value_t = 4 * 1024 * 1024)]
     max_manifest_size: usize,
@@ -125,6 +129,7 @@ async fn serve(args: ServeArgs) -> std::io::Result<()> {
     let mut config = Config::new(&args.root);
     config.delete_enabled = args.delete_enabled && !args.no_delete;
     config.read_only = args.read_only;
+    config.allow_sparse_manifests = args.allow_sparse_manifests;
     config.max_manifest_size = args.max_manifest_size;
     config.shutdown_grace = Duration::from_secs(args.shutdown_grace);
     config.defects = args.defects.iter().copied().collect();
@@ -172,9 +177,13 @@ fn print_defects() {
         "NAME", "REQUIREMENTS"
     );
     for d in Defect::ALL {
+        let allowed = d
+            .allowed_by_spec()
+            .map(|why| format!(" (allowed by the spec: {why})"))
+            .unwrap_or_default();
         if writeln!(
             out,
-            "{:width$}  {:rwidth$}  {}",
+            "{:width$}  {:rwidth$}  {}{allowed}",
             d.name(),
             reqs(d),
             d.describe()

@@ -45,6 +45,8 @@ impl RegistryRequest {
             .collect()
     }
 
+    /// A request header by name, case-insensitively (BASE-15): `HeaderMap` keys are
+    /// normalised to lowercase, whatever case the client sent.
     pub fn header(&self, name: &str) -> Option<&str> {
         self.headers.get(name).and_then(|v| v.to_str().ok())
     }
@@ -61,7 +63,8 @@ impl RegistryRequest {
     }
 }
 
-/// Parses a raw query string, keeping repeated keys.
+/// Parses a raw query string, keeping repeated keys (several `digest=`, DIG-10; several
+/// `tag=`, FUT-06). Unknown parameters are kept and simply never read (`ns=`, FUT-10).
 pub fn parse_query(raw: &str) -> Vec<(String, String)> {
     form_urlencoded::parse(raw.as_bytes())
         .into_owned()

@@ -9,7 +9,8 @@ use warp::reply::Response;
 
 use crate::errors::RegistryError;
 
-/// A reply with no body and `Content-Length: 0` (HDR-07).
+/// A reply with no body and `Content-Length: 0` (HDR-07): every 201/202/204 of a write
+/// (PUSH-03, PUSH-11, PUSH-42, MPUT-06).
 pub fn empty(status: StatusCode) -> Response {
     let mut r = Response::new(Bytes::new().into());
     *r.status_mut() = status;
@@ -28,6 +29,8 @@ pub fn bytes(status: StatusCode, content_type: &str, body: Vec<u8>) -> Response 
     r
 }
 
+/// A JSON body as `application/json` with its `Content-Length`: tag list, catalog and
+/// error answers (HDR-09, ERR-08).
 pub fn json(status: StatusCode, value: &Value) -> Response {
     let body = serde_json::to_vec(value).unwrap_or_else(|_| b"{}".to_vec());
     bytes(status, "application/json", body)

@@ -11,7 +11,19 @@ use crate::model::Profile;
 pub enum Outcome {
     /// Every step held.
     Pass,
-    /// A step did not hold: the registry's fault.
+    /// Every MUST held, but a SHOULD (or weaker) did not: counted apart, never a failure
+    /// unless the run is `--strict`.
+    Warn {
+        /// One line: the requirement IDs and the first problem.
+        summary: String,
+        /// Every warning of the scenario, with the request, diff and exchange.
+        details: String,
+        /// The IDs whose SHOULDs were not met.
+        requirements: Vec<String>,
+        /// The root cause of the first warning (see [`Outcome::cause`]).
+        cause: String,
+    },
+    /// A step broke a MUST: the registry's fault.
     Fail {
         /// One line: the requirement IDs and the first problem.
         summary: String,
@@ -19,30 +31,55 @@ pub enum Outcome {
         details: String,
         /// The IDs the failing step breaks.
         requirements: Vec<String>,
+        /// The root cause (see [`Outcome::cause`]).
+        cause: String,
     },
     /// Not applicable: a capability is off, or the registry said "unsupported" as allowed.
     Skip {
         /// Why.
         reason: String,
     },
-    /// The harness could not run the scenario (bad fixture, registry unreachable at start).
+    /// The scenario could not be run: a bad fixture, a registry unreachable at start, or
+    /// a setup step (an upload or push the scenario needs) that the registry refused.
     Error {
         /// One line.
         summary: String,
         /// Details.
         details: String,
+        /// For a setup failure: the IDs the setup step broke (the real cause); empty for
+        /// harness errors.
+        requirements: Vec<String>,
+        /// The root cause, when one is known (see [`Outcome::cause`]).
+        cause: Option<String>,
     },
 }
 
 impl Outcome {
-    /// `pass`, `fail`, `skip`, `error`.
+    /// `pass`, `warn`, `fail`, `skip`, `error`.
     pub fn label(&self) -> &'static str {
         match self {
             Outcome::Pass => "pass",
+            Outcome::Warn { .. } => "warn",
             Outcome::Fail { .. } => "fail",
             Outcome::Skip { .. } => "skip",
             Outcome::Error { .. } => "error",
         }
+    }
+
+    /// The root cause behind a non-passing outcome: the requirement that actually broke
+    /// and what was expected of it, without the scenario-specific details (step numbers,
+    /// digests, URLs). Scenarios sharing a cause are blocked by one defect.
+    pub fn cause(&self) -> Option<&str> {
+        match self {
+            Outcome::Warn { cause, .. } | Outcome::Fail { cause, .. } => Some(cause),
+            Outcome::Error { cause, .. } => cause.as_deref(),
+            Outcome::Pass | Outcome::Skip { .. } => None,
+        }
+    }
+
+    /// Whether the run's exit code must be non-zero for this outcome.
+    pub fn is_failure(&self) -> bool {
+        matches!(self, Outcome::Fail { .. } | Outcome::Error { .. })
     }
 }
 
@@ -96,4 +133,20 @@ pub fn collect(rx: std::sync::mpsc::Receiver<Event>) -> Vec<ScenarioReport> {
         .collect();
     out.sort_by(|a, b| a.name.cmp(&b.name));
     out
+}
+
+/// A report for the sinks' unit tests: area `a`, no profile, no time.
+#[cfg(test)]
+pub(crate) fn sample_report(name: &str, reqs: &[&str], outcome: Outcome) -> ScenarioReport {
+    ScenarioReport {
+        name: name.into(),
+        area: "a".into(),
+        case: name.into(),
+        title: String::new(),
+        profile: None,
+        requirements: reqs.iter().map(|s| s.to_string()).collect(),
+        file: Default::default(),
+        outcome,
+        duration: Duration::ZERO,
+    }
 }

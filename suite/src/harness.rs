@@ -12,6 +12,7 @@ use reqwest::Url;
 use crate::auth::Auth;
 use crate::client::{ClientConfig, HttpClient, RetryPolicy};
 use crate::events::{self, Outcome};
+use crate::levels::Levels;
 use crate::loader;
 use crate::model::Profile;
 use crate::plan::{self, TrialPlan};
@@ -56,6 +57,10 @@ pub struct Settings {
     pub reference_read_only: bool,
     /// Embedded registry only: deliberate defects to switch on (mutation testing).
     pub reference_defects: Vec<reference_server::Defect>,
+    /// Embedded registry only: accept manifests whose references are absent.
+    pub reference_allow_sparse_manifests: bool,
+    /// Warnings (violated SHOULDs) count as failures.
+    pub strict: bool,
 }
 
 impl Settings {
@@ -95,10 +100,15 @@ pub fn run(settings: Settings, args: Arguments) -> ExitCode {
             "--reference-defect configures the embedded registry; it cannot be combined with --url",
         );
     }
-    if settings.url.is_some() && (settings.reference_no_delete || settings.reference_read_only) {
+    if settings.url.is_some()
+        && (settings.reference_no_delete
+            || settings.reference_read_only
+            || settings.reference_allow_sparse_manifests)
+    {
         return setup_error(
-            "--reference-no-delete and --reference-read-only configure the embedded registry; \
-             they cannot be combined with --url (pass --without for a remote registry instead)",
+            "--reference-no-delete, --reference-read-only and --reference-allow-sparse-manifests \
+             configure the embedded registry; they cannot be combined with --url (pass --without \
+             for a remote registry instead)",
         );
     }
     // The embedded registry's switched-off operations are known, so the user need not
@@ -166,6 +176,7 @@ pub fn run(settings: Settings, args: Arguments) -> ExitCode {
             config.delete_enabled = !settings.reference_no_delete;
             config.read_only = settings.reference_read_only;
             config.defects = settings.reference_defects();
+            config.allow_sparse_manifests = settings.reference_allow_sparse_manifests;
             let addr = std::net::SocketAddr::from(([127, 0, 0, 1], 0));
             let reg = match rt.block_on(reference_server::start(config, addr)) {
                 Ok(r) => r,
@@ -178,11 +189,15 @@ pub fn run(settings: Settings, args: Arguments) -> ExitCode {
             let url = format!("http://{}", reg.local_addr());
             _root = Some(dir);
             embedded = Some(reg);
-            let mode = match (settings.reference_no_delete, settings.reference_read_only) {
+            let mut mode = match (settings.reference_no_delete, settings.reference_read_only) {
                 (_, true) => ", read-only",
                 (true, false) => ", deletes disabled",
                 (false, false) => "",
-            };
+            }
+            .to_owned();
+            if settings.reference_allow_sparse_manifests {
+                mode.push_str(", sparse manifests allowed");
+            }
             (
                 url.clone(),
                 format!("{url} (embedded reference registry{mode})"),
@@ -214,6 +229,12 @@ pub fn run(settings: Settings, args: Arguments) -> ExitCode {
         without,
         scenario_timeout: settings.scenario_timeout,
         unreachable,
+        levels: fx
+            .catalog
+            .as_ref()
+            .map(Levels::from_catalog)
+            .unwrap_or_default(),
+        strict: settings.strict,
     });
 
     let (tx, rx) = std::sync::mpsc::channel();
@@ -230,7 +251,8 @@ pub fn run(settings: Settings, args: Arguments) -> ExitCode {
     } else {
         settings.profiles[0].to_string()
     };
-    let header = format!("{registry_desc}, profile {profile}, namespace {namespace}");
+    let strict = if settings.strict { ", --strict" } else { "" };
+    let header = format!("{registry_desc}, profile {profile}, namespace {namespace}{strict}");
     let summary = report::summary::render(&header, &reports);
     println!("\n{summary}");
     if let Err(e) = report::junit::write(&settings.junit, &reports) {
@@ -287,7 +309,10 @@ pub fn run(settings: Settings, args: Arguments) -> ExitCode {
             }
             Err(e) => setup_error(format!("--baseline: {e}")),
         },
-        None if conclusion.has_failed() => ExitCode::from(EXIT_FAILED),
+        // Only fail and error make the exit code non-zero (warnings pass libtest too).
+        None if conclusion.has_failed() || reports.iter().any(|r| r.outcome.is_failure()) => {
+            ExitCode::from(EXIT_FAILED)
+        }
         None => ExitCode::SUCCESS,
     };
     if let Some(reg) = embedded {
@@ -308,12 +333,13 @@ fn trial(
     Trial::ignorable_test(name, move || {
         let report = handle.block_on(runner::run_trial(&ctx, &plan, Some(&tx)));
         match report.outcome {
-            Outcome::Pass => Ok(Completion::Completed),
+            // A warning is a passing test (the summary and reports list it apart).
+            Outcome::Pass | Outcome::Warn { .. } => Ok(Completion::Completed),
             Outcome::Skip { reason } => Ok(Completion::ignored_with(reason)),
             Outcome::Fail { details, .. } => Err(Failed::from(details)),
-            Outcome::Error { summary, details } => {
-                Err(Failed::from(format!("harness error: {summary}\n{details}")))
-            }
+            Outcome::Error {
+                summary, details, ..
+            } => Err(Failed::from(format!("error: {summary}\n{details}"))),
         }
     })
 }

@@ -5,7 +5,8 @@
 //! - [`model`], [`loader`]: the scenario format and its validation;
 //! - [`vars`], [`content`]: variables and body sources (deterministic, streamed blobs);
 //! - [`auth`], [`client`]: HTTP with timeouts, redirects, 429 handling and transcripts;
-//! - [`expect`], [`steps`], [`runner`]: expectations, step kinds, one scenario run;
+//! - [`expect`], [`levels`], [`steps`], [`runner`]: expectations, how binding each one is,
+//!   step kinds, one scenario run;
 //! - [`plan`], [`harness`]: trials for libtest-mimic, one run end to end;
 //! - [`events`], [`report`]: the event stream and its sinks (summary, JUnit, coverage,
 //!   baseline).
@@ -17,6 +18,7 @@ pub mod error;
 pub mod events;
 pub mod expect;
 pub mod harness;
+pub mod levels;
 pub mod loader;
 pub mod model;
 pub mod plan;

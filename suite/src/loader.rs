@@ -86,6 +86,16 @@ pub struct Requirement {
     /// Why no scenario checks it, if none does on purpose.
     #[serde(default)]
     pub excused: Option<String>,
+    /// What the registry is obliged to under each profile's text (MUST, SHOULD, MAY,
+    /// none): the level a violation is judged at. Absent: the first word of `level`.
+    #[serde(default)]
+    pub check: Option<IndexMap<Profile, Level>>,
+    /// The upstream section, at a pinned tag or commit.
+    #[serde(default)]
+    pub url: Option<String>,
+    /// The Docker API section, for requirements both texts state.
+    #[serde(default)]
+    pub docker_url: Option<String>,
 }
 
 /// `requirements.json`.
@@ -418,6 +428,20 @@ impl Validator<'_> {
         {
             return Err(self.err(None, format!("{what}: base64 does not decode")));
         }
+        if let Some(t) = &b.text {
+            // Text blobs are rendered before anything else is defined: only the run's and
+            // the trial's own names (`${unique}` makes the bytes unique to the trial).
+            let refs = vars::references(t).map_err(|e| self.err(None, format!("{what}: {e}")))?;
+            if let Some(r) = refs.iter().find(|r| {
+                !(matches!(**r, "repo" | "namespace" | "unique")
+                    || r.strip_prefix("repo.").is_some_and(vars::is_repo_suffix))
+            }) {
+                return Err(self.err(
+                    None,
+                    format!("{what}: unknown variable ${{{r}}} (text blobs may use repo, namespace and unique)"),
+                ));
+            }
+        }
         Ok(())
     }
 
@@ -476,7 +500,7 @@ impl Validator<'_> {
 
     /// Whether `name` is defined at this point.
     fn builtin(&self, name: &str, scope: &Scope) -> bool {
-        if matches!(name, "repo" | "namespace") || scope.defined.contains(name) {
+        if matches!(name, "repo" | "namespace" | "unique") || scope.defined.contains(name) {
             return true;
         }
         if let Some(x) = name.strip_prefix("repo.") {
@@ -572,7 +596,7 @@ impl Validator<'_> {
             }
         };
         let allowed: &[&str] = match kind {
-            "request" => &["expect", "profile_expect", "skip_if", "capture"],
+            "request" => &["expect", "profile_expect", "skip_if", "capture", "also"],
             "push_blob" => &["method", "chunk_size", "repo"],
             "push_manifest" => &["reference", "repo"],
             "paginate" => &["expect", "profile_expect"],
@@ -587,6 +611,7 @@ impl Validator<'_> {
             ("chunk_size", s.chunk_size.is_some()),
             ("repo", s.repo.is_some()),
             ("reference", s.reference.is_some()),
+            ("also", s.also.is_some()),
         ];
         for (field, set) in present {
             if set && !allowed.contains(&field) {
@@ -714,10 +739,24 @@ impl Validator<'_> {
                 StepKind::Parallel(out)
             }
         };
+        // Uploading and pushing are preparation unless the step says otherwise; a
+        // failure of an ID the scenario itself cites is still that scenario's failure.
+        let setup = s.setup.unwrap_or(matches!(
+            kind,
+            StepKind::PushBlob(_) | StepKind::PushManifest(_)
+        ));
+        if setup && matches!(kind, StepKind::Parallel(_)) {
+            return Err(self.err(
+                Some(l),
+                "setup goes on the branches of a parallel step, not on the step",
+            ));
+        }
         Ok(Step {
             label,
             name: s.name.clone(),
             requirements,
+            level: s.level.clone(),
+            setup,
             kind,
         })
     }
@@ -814,7 +853,7 @@ impl Validator<'_> {
         for (name, c) in &capture {
             let what = format!("capture {name}");
             if !vars::parse(&format!("${{{name}}}")).is_ok_and(|p| p.len() == 1)
-                || matches!(name.as_str(), "repo" | "namespace")
+                || matches!(name.as_str(), "repo" | "namespace" | "unique")
                 || BUILTIN_PREFIXES.iter().any(|p| name.starts_with(p))
             {
                 return Err(self.err(Some(l), format!("{what}: not a usable variable name")));
@@ -856,12 +895,48 @@ impl Validator<'_> {
         for name in capture.keys() {
             scope.defined.insert(name.clone());
         }
+        let mut also = Vec::new();
+        for (i, a) in s.also.iter().flatten().enumerate() {
+            let what = format!("also[{i}]");
+            if a.requirements.is_empty() {
+                return Err(self.err(
+                    Some(l),
+                    format!("{what}.requirements: cite the requirement it rests on"),
+                ));
+            }
+            self.check_ids(Some(l), &a.requirements)?;
+            if aborts {
+                return Err(self.err(Some(l), "an aborted request has nothing to check"));
+            }
+            let expect = self.expect(l, &format!("{what}.expect"), &a.expect, scope)?;
+            if expect.aborted.is_some() || expect.body.is_some() {
+                // The body is compared while it streams, set up from `expect` alone.
+                return Err(self.err(
+                    Some(l),
+                    format!("{what}.expect: aborted and body checks go in expect"),
+                ));
+            }
+            let profiles = a.profiles.clone().unwrap_or_default();
+            if a.profiles.as_ref().is_some_and(Vec::is_empty) {
+                return Err(self.err(
+                    Some(l),
+                    format!("{what}.profiles: empty list (omit it for every profile)"),
+                ));
+            }
+            also.push(Also {
+                requirements: a.requirements.clone(),
+                level: a.level.clone(),
+                profiles,
+                expect,
+            });
+        }
         Ok(StepKind::Request(RequestStep {
             request: req,
             expect,
             profile_expect,
             skip_if: s.skip_if.clone(),
             capture,
+            also,
         }))
     }
 
@@ -1072,6 +1147,7 @@ fn unreachable_spec() -> PaginateSpec {
         query: IndexMap::new(),
         headers: IndexMap::new(),
         collect: String::new(),
+        last_fallback: false,
     }
 }
 
@@ -1135,6 +1211,66 @@ mod tests {
         let mut v = base();
         f(&mut v);
         load(v).unwrap_err()
+    }
+
+    #[test]
+    fn levels_setup_and_also_load_and_are_checked() {
+        let mut v = base();
+        v["steps"][0]["level"] = json!({"oci-1.1": "SHOULD"});
+        v["steps"][1]["setup"] = json!(true);
+        v["steps"][1]["also"] = json!([{"requirements": ["PUSH-01"], "level": "SHOULD",
+            "profiles": ["docker-v2"], "expect": {"headers": {"Location": {"present": true}}}}]);
+        v["steps"]
+            .as_array_mut()
+            .unwrap()
+            .push(json!({"push_blob": "layer"}));
+        let s = load(v).unwrap();
+        assert_eq!(
+            s.steps[0]
+                .level
+                .as_ref()
+                .and_then(|l| l.for_profile(Profile::Oci11)),
+            Some(Level::Should)
+        );
+        assert!(
+            !s.steps[0].setup && s.steps[1].setup,
+            "request steps are checks unless marked"
+        );
+        assert!(s.steps[2].setup, "push steps are setup by default");
+        assert!(
+            s.has_profile_expect(),
+            "an also-entry for one profile splits the scenario"
+        );
+        match &s.steps[1].kind {
+            StepKind::Request(r) => assert_eq!(r.also[0].profiles, vec![Profile::DockerV2]),
+            other => panic!("{other:?}"),
+        }
+
+        let e = broken(|v| v["steps"][1]["also"] = json!([{"requirements": [], "expect": {}}]));
+        assert!(e.contains("also[0].requirements"), "{e}");
+        let e = broken(|v| {
+            v["steps"][1]["also"] =
+                json!([{"requirements": ["PUSH-01"], "expect": {"body": {"empty": true}}}])
+        });
+        assert!(e.contains("body checks go in expect"), "{e}");
+        let e = broken(|v| v["steps"][0]["level"] = json!("OPTIONAL"));
+        assert!(e.contains("level"), "{e}");
+        let e = broken(|v| {
+            v["steps"][0]["also"] = json!([{"requirements": ["PUSH-01"], "expect": {}}]);
+            v["steps"][0].as_object_mut().unwrap().remove("request");
+            v["steps"][0]["push_blob"] = json!("layer");
+            v["steps"][0].as_object_mut().unwrap().remove("expect");
+            v["steps"][0].as_object_mut().unwrap().remove("capture");
+        });
+        assert!(
+            e.contains("field also does not belong to a push_blob step"),
+            "{e}"
+        );
+        let e = broken(|v| v["blobs"]["cfg"] = json!({"text": "{\"x\":\"${upload}\"}"}));
+        assert!(
+            e.contains("text blobs may use repo, namespace and unique"),
+            "{e}"
+        );
     }
 
     #[test]

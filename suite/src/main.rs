@@ -83,6 +83,13 @@ struct Cli {
     /// Expected non-pass outcomes (JSON); exit 0 iff the run matches it exactly.
     #[arg(long, value_name = "FILE", env = "REGISTRY_BASELINE")]
     baseline: Option<PathBuf>,
+    /// Treat warnings (a violated SHOULD) as failures.
+    #[arg(long, env = "REGISTRY_STRICT")]
+    strict: bool,
+    /// Embedded registry only (no --url): accept manifests whose blobs or child manifests
+    /// are absent (the policy of mirrors that copy only some platforms).
+    #[arg(long)]
+    reference_allow_sparse_manifests: bool,
     /// Embedded registry only (no --url): refuse deletes; implies --without delete, so the
     /// delete-disabled scenarios run.
     #[arg(long)]
@@ -130,6 +137,8 @@ fn main() -> ExitCode {
         baseline: cli.baseline,
         reference_no_delete: cli.reference_no_delete,
         reference_read_only: cli.reference_read_only,
+        reference_allow_sparse_manifests: cli.reference_allow_sparse_manifests,
+        strict: cli.strict,
     };
     harness::run(settings, cli.libtest)
 }

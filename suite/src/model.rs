@@ -50,6 +50,104 @@ impl std::str::FromStr for Profile {
     }
 }
 
+/// How binding the sentence behind an expectation is. A violated `Must` fails the
+/// scenario; a violated `Should` is a warning (principle 6: never fail a registry for what
+/// the spec allows). `May` and `None` (the text says nothing) can never fail a registry
+/// either, so they judge like `Should`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Deserialize)]
+pub enum Level {
+    /// MUST, MUST NOT, REQUIRED.
+    #[serde(rename = "MUST")]
+    Must,
+    /// SHOULD, SHOULD NOT, RECOMMENDED.
+    #[serde(rename = "SHOULD")]
+    Should,
+    /// MAY, OPTIONAL.
+    #[serde(rename = "MAY")]
+    May,
+    /// The profile's text says nothing.
+    #[serde(rename = "none")]
+    None,
+}
+
+impl Level {
+    /// `MUST`, `SHOULD`, `MAY`, `none`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Level::Must => "MUST",
+            Level::Should => "SHOULD",
+            Level::May => "MAY",
+            Level::None => "none",
+        }
+    }
+
+    /// Whether a violation fails the scenario (else it is a warning).
+    pub fn fails(self) -> bool {
+        self == Level::Must
+    }
+
+    /// The level of a free-text catalog `level` (`MUST (d)`, `SHOULD / MUST(main)`, ...):
+    /// its first word. Only a fallback for catalog entries without `check`.
+    pub fn from_catalog_text(s: &str) -> Level {
+        let s = s.trim_start();
+        if s.starts_with("MUST") {
+            Level::Must
+        } else if s.starts_with("SHOULD") {
+            Level::Should
+        } else if s.starts_with("MAY") {
+            Level::May
+        } else {
+            Level::None
+        }
+    }
+}
+
+impl std::fmt::Display for Level {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A level stated in a scenario: one for every profile, or one per profile.
+#[derive(Debug, Clone, PartialEq)]
+pub enum LevelSpec {
+    /// The same level under every profile.
+    All(Level),
+    /// Per profile; a profile not named falls back to the requirements' level.
+    PerProfile(IndexMap<Profile, Level>),
+}
+
+impl<'de> Deserialize<'de> for LevelSpec {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let v = Value::deserialize(d)?;
+        let shape = || {
+            serde::de::Error::custom(format!(
+                "level {v}: give \"MUST\", \"SHOULD\", \"MAY\" or \"none\", or an object of \
+                 profile (oci-1.1, docker-v2) to one of them"
+            ))
+        };
+        match &v {
+            Value::String(_) => serde_json::from_value(v.clone())
+                .map(LevelSpec::All)
+                .map_err(|_| shape()),
+            Value::Object(_) => serde_json::from_value(v.clone())
+                .map(LevelSpec::PerProfile)
+                .map_err(|_| shape()),
+            _ => Err(shape()),
+        }
+    }
+}
+
+impl LevelSpec {
+    /// The level under `p`, when stated.
+    pub fn for_profile(&self, p: Profile) -> Option<Level> {
+        match self {
+            LevelSpec::All(l) => Some(*l),
+            LevelSpec::PerProfile(m) => m.get(&p).copied(),
+        }
+    }
+}
+
 /// One scenario file.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -119,6 +217,10 @@ pub struct BlobDef {
     /// Digest algorithm.
     #[serde(default)]
     pub algorithm: Algorithm,
+    /// The same bytes in every scenario on purpose (e.g. the empty JSON `{}`): clean-up
+    /// never deletes it, since another scenario may be using it at the same time.
+    #[serde(default)]
+    pub shared: bool,
 }
 
 /// A named manifest.
@@ -133,6 +235,10 @@ pub struct ManifestDef {
     pub text: Option<String>,
     /// Pad to exactly this many bytes with an annotation.
     pub pad_to: Option<u64>,
+    /// The same bytes in every scenario on purpose: no per-scenario annotation is added
+    /// and clean-up never deletes it.
+    #[serde(default)]
+    pub shared: bool,
 }
 
 /// A step as written: every kind's fields optional, checked by the loader.
@@ -141,6 +247,12 @@ pub struct ManifestDef {
 pub struct RawStep {
     pub name: Option<String>,
     pub requirements: Option<Vec<String>>,
+    /// Explicit level of the step's expectations (default: from its requirements).
+    pub level: Option<LevelSpec>,
+    /// The step prepares what the scenario checks: its failure is an `error`.
+    pub setup: Option<bool>,
+    // kind: request (also: further expectations with their own requirements and level)
+    pub also: Option<Vec<AlsoSpec>>,
     // kind: request
     pub request: Option<RequestSpec>,
     pub expect: Option<Value>,
@@ -159,6 +271,35 @@ pub struct RawStep {
     pub paginate: Option<PaginateSpec>,
     // kind: parallel
     pub parallel: Option<Vec<RawStep>>,
+}
+
+/// `also`: a further expectation on the same response, with its own requirements and
+/// level, checked after `expect` holds. A violated SHOULD is a warning and the scenario
+/// goes on; a violated MUST fails it.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AlsoSpec {
+    /// The IDs this expectation rests on (required: that is the point of `also`).
+    pub requirements: Vec<String>,
+    /// Explicit level (default: from `requirements`).
+    pub level: Option<LevelSpec>,
+    /// Only under these profiles (default: every profile).
+    pub profiles: Option<Vec<Profile>>,
+    /// What must hold.
+    pub expect: Value,
+}
+
+/// A checked `also` entry.
+#[derive(Debug, Clone)]
+pub struct Also {
+    /// The IDs this expectation rests on.
+    pub requirements: Vec<String>,
+    /// Explicit level.
+    pub level: Option<LevelSpec>,
+    /// Profiles it applies to (empty: all).
+    pub profiles: Vec<Profile>,
+    /// The expectation.
+    pub expect: Expect,
 }
 
 /// One value or a list of values (`"status": 201` or `"status": [201, 202]`).
@@ -377,6 +518,10 @@ pub struct PaginateSpec {
     #[serde(default)]
     pub headers: IndexMap<String, String>,
     pub collect: String,
+    /// Without a `Link`, continue a full page (`n` items) with `last=<last item>`: the
+    /// walk a client does on a registry that paginates but sends no `Link` (a MAY).
+    #[serde(default)]
+    pub last_fallback: bool,
 }
 
 /// `expect` of a paginate step.
@@ -406,8 +551,14 @@ pub struct Step {
     pub label: String,
     /// The optional name.
     pub name: Option<String>,
-    /// The requirement IDs a failure breaks (the scenario's when not stated).
+    /// The requirement IDs a failure breaks (the scenario's when not stated; for
+    /// `push_blob` / `push_manifest` the ID of the operation that failed).
     pub requirements: Vec<String>,
+    /// Explicit level of the expectations (default: from the requirements).
+    pub level: Option<LevelSpec>,
+    /// A preparation step: when it fails for a requirement the scenario does not cite,
+    /// the outcome is `error` ("could not set up"), not a failure of the scenario's IDs.
+    pub setup: bool,
     /// What it does.
     pub kind: StepKind,
 }
@@ -438,6 +589,7 @@ pub struct RequestStep {
     pub profile_expect: IndexMap<Profile, Expect>,
     pub skip_if: Option<SkipIf>,
     pub capture: IndexMap<String, CaptureSpec>,
+    pub also: Vec<Also>,
 }
 
 /// A checked `push_blob` step (the blob name is known to exist).
@@ -469,10 +621,33 @@ impl Step {
     /// Whether this step (or a branch of it) states per-profile expectations.
     pub fn has_profile_expect(&self) -> bool {
         match &self.kind {
-            StepKind::Request(r) => !r.profile_expect.is_empty(),
+            StepKind::Request(r) => {
+                !r.profile_expect.is_empty() || r.also.iter().any(|a| !a.profiles.is_empty())
+            }
             StepKind::Paginate(p) => !p.profile_expect.is_empty(),
             StepKind::Parallel(branches) => branches.iter().any(Step::has_profile_expect),
             _ => false,
         }
+    }
+
+    /// Every judged expectation of this step (and its branches): the requirement IDs it
+    /// rests on and its explicit level. Used to find scenarios whose verdicts differ
+    /// between profiles (they then run once per profile).
+    pub fn judgements(&self) -> Vec<(&[String], Option<&LevelSpec>)> {
+        let mut out = vec![(self.requirements.as_slice(), self.level.as_ref())];
+        match &self.kind {
+            StepKind::Request(r) => {
+                out.extend(
+                    r.also
+                        .iter()
+                        .map(|a| (a.requirements.as_slice(), a.level.as_ref())),
+                );
+            }
+            StepKind::Parallel(branches) => {
+                out.extend(branches.iter().flat_map(Step::judgements));
+            }
+            _ => {}
+        }
+        out
     }
 }

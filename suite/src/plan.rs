@@ -4,6 +4,7 @@
 use std::collections::BTreeSet;
 use std::sync::Arc;
 
+use crate::levels::Levels;
 use crate::loader::{Fixtures, Scenario};
 use crate::model::Profile;
 
@@ -71,8 +72,9 @@ pub fn plan(fx: &Fixtures, selected: &[Profile], namespace: &str) -> Vec<TrialPl
     plan_without(fx, selected, namespace, &BTreeSet::new())
 }
 
-/// The trials for the selected profiles, sorted by name. Scenarios with `profile_expect`
-/// run once per selected profile they apply to; the rest once; scenarios for no selected
+/// The trials for the selected profiles, sorted by name. Scenarios with `profile_expect`,
+/// or whose expectations are judged at different levels under the profiles (a Docker
+/// MUST that OCI does not state), run once per selected profile they apply to; the rest once; scenarios for no selected
 /// profile, and scenarios whose `when_without` capabilities are not all in `without`, are
 /// left out. Files that failed to load become error trials.
 pub fn plan_without(
@@ -81,6 +83,11 @@ pub fn plan_without(
     namespace: &str,
     without: &BTreeSet<String>,
 ) -> Vec<TrialPlan> {
+    let levels = fx
+        .catalog
+        .as_ref()
+        .map(Levels::from_catalog)
+        .unwrap_or_default();
     let mut out = Vec::new();
     for s in &fx.scenarios {
         // A check of how a switched-off operation is refused means nothing on a registry
@@ -96,7 +103,8 @@ pub fn plan_without(
             continue;
         };
         let base_repo = format!("{namespace}/{}", s.id.replace('.', "-"));
-        if s.has_profile_expect() {
+        // One trial per profile when the expectations or their verdicts differ.
+        if s.has_profile_expect() || levels.differs(s) {
             for p in applicable {
                 out.push(TrialPlan {
                     name: format!("{}::{}@{p}", s.area, s.id),

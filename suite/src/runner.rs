@@ -13,14 +13,17 @@ use crate::client::{HttpClient, OutBody};
 use crate::content::{Content, Item};
 use crate::events::{Event, EventSender, Outcome, ScenarioReport};
 use crate::expect::Items;
+use crate::levels::Levels;
 use crate::loader::Scenario;
 use crate::model::{Algorithm, ManifestDef};
 use crate::plan::{Planned, TrialPlan};
-use crate::steps::{ScenarioState, StepEnd, run_step, simple};
-use crate::vars::Vars;
+use crate::steps::{Failure, ScenarioState, StepEnd, run_step, simple};
+use crate::vars::{self, Vars};
 
 /// The annotation `pad_to` grows a manifest with.
 pub const PADDING_ANNOTATION: &str = "org.opencontainers.conformance.padding";
+/// The annotation that makes each trial's manifests its own (value: `${unique}`).
+pub const TRIAL_ANNOTATION: &str = "org.opencontainers.conformance.trial";
 /// Upper bound for clean-up after a scenario.
 const CLEANUP_TIMEOUT: Duration = Duration::from_secs(60);
 
@@ -37,6 +40,10 @@ pub struct RunContext {
     pub scenario_timeout: Duration,
     /// Set when the registry could not be reached at start-up: every trial is an error.
     pub unreachable: Option<String>,
+    /// How binding each requirement is under each profile.
+    pub levels: Levels,
+    /// `--strict`: a warning (violated SHOULD) counts as a failure.
+    pub strict: bool,
 }
 
 impl RunContext {
@@ -79,6 +86,8 @@ pub async fn run_trial(
             Outcome::Error {
                 summary: "the scenario file does not load".to_owned(),
                 details: message.clone(),
+                requirements: Vec::new(),
+                cause: None,
             },
             String::new(),
             Vec::new(),
@@ -92,6 +101,8 @@ pub async fn run_trial(
                 (Some(e), _) => Outcome::Error {
                     summary: "registry unreachable".to_owned(),
                     details: e.clone(),
+                    requirements: Vec::new(),
+                    cause: Some(format!("registry unreachable: {e}")),
                 },
                 (None, Some(cap)) => Outcome::Skip {
                     reason: format!("capability {cap} is switched off (--without {cap})"),
@@ -105,6 +116,21 @@ pub async fn run_trial(
                 s.file.clone(),
             )
         }
+    };
+    // `--strict`: every SHOULD is held like a MUST.
+    let outcome = match outcome {
+        Outcome::Warn {
+            summary,
+            details,
+            requirements,
+            cause,
+        } if ctx.strict => Outcome::Fail {
+            summary: format!("{summary} (a SHOULD, failed by --strict)"),
+            details,
+            requirements,
+            cause,
+        },
+        other => other,
     };
     let report = ScenarioReport {
         name: plan.name.clone(),
@@ -125,12 +151,14 @@ pub async fn run_trial(
 
 async fn run_scenario(ctx: &RunContext, s: &Scenario, plan: &TrialPlan) -> Outcome {
     let mut vars = Vars::new(&ctx.namespace, &plan.repo);
-    let items = match prepare(s, &mut vars) {
+    let items = match prepare(s, &mut vars, vars::trial_seed(&plan.repo)) {
         Ok(i) => i,
         Err(e) => {
             return Outcome::Error {
                 summary: "cannot prepare the scenario's content".to_owned(),
                 details: e,
+                requirements: Vec::new(),
+                cause: None,
             };
         }
     };
@@ -140,6 +168,9 @@ async fn run_scenario(ctx: &RunContext, s: &Scenario, plan: &TrialPlan) -> Outco
         items,
         pushed: Mutex::new(BTreeSet::new()),
         current: Mutex::new(String::new()),
+        levels: &ctx.levels,
+        seed_mix: vars::trial_seed(&plan.repo),
+        warnings: Mutex::new(Vec::new()),
     };
     let steps = async {
         for step in &s.steps {
@@ -151,14 +182,11 @@ async fn run_scenario(ctx: &RunContext, s: &Scenario, plan: &TrialPlan) -> Outco
     if ctx.cleanup_enabled() {
         let _ = tokio::time::timeout(CLEANUP_TIMEOUT, cleanup(&state, s, &vars)).await;
     }
-    match result {
-        Ok(Ok(())) => Outcome::Pass,
+    let mut warnings = state.warnings.lock().map(|w| w.clone()).unwrap_or_default();
+    let outcome = match result {
+        Ok(Ok(())) => warned(warnings),
         Ok(Err(StepEnd::Skip(reason))) => Outcome::Skip { reason },
-        Ok(Err(StepEnd::Fail(f))) => Outcome::Fail {
-            summary: f.summary(),
-            details: f.render(),
-            requirements: f.requirements.clone(),
-        },
+        Ok(Err(StepEnd::Fail(f))) => judge(ctx, s, plan, *f, &mut warnings),
         Err(_) => {
             let step = state.current.lock().map(|c| c.clone()).unwrap_or_default();
             let summary = format!(
@@ -168,23 +196,174 @@ async fn run_scenario(ctx: &RunContext, s: &Scenario, plan: &TrialPlan) -> Outco
             );
             Outcome::Fail {
                 details: format!("{summary}\n(raise --scenario-timeout for a slow registry)"),
+                cause: format!(
+                    "[{}] scenario did not finish within {} s",
+                    s.requirements.join(", "),
+                    ctx.scenario_timeout.as_secs()
+                ),
                 summary,
                 requirements: s.requirements.clone(),
             }
         }
+    };
+    generic_causes(outcome, ctx, plan)
+}
+
+/// The outcome with its cause made generic (see [`generic_cause`]).
+fn generic_causes(outcome: Outcome, ctx: &RunContext, plan: &TrialPlan) -> Outcome {
+    match outcome {
+        Outcome::Warn {
+            summary,
+            details,
+            requirements,
+            cause,
+        } => Outcome::Warn {
+            cause: generic_cause(&cause, ctx, plan),
+            summary,
+            details,
+            requirements,
+        },
+        Outcome::Fail {
+            summary,
+            details,
+            requirements,
+            cause,
+        } => Outcome::Fail {
+            cause: generic_cause(&cause, ctx, plan),
+            summary,
+            details,
+            requirements,
+        },
+        Outcome::Error {
+            summary,
+            details,
+            requirements,
+            cause,
+        } => Outcome::Error {
+            cause: cause.map(|c| generic_cause(&c, ctx, plan)),
+            summary,
+            details,
+            requirements,
+        },
+        other => other,
     }
 }
 
+/// The outcome of a step that did not hold:
+/// - a setup step (an upload or push the scenario needs) that broke a requirement the
+///   scenario does not itself cite: `error`, naming the requirement that really broke;
+/// - an expectation judged at MUST: `fail`;
+/// - anything weaker: `warn` (the scenario stops there, since later steps may build on
+///   what this one should have done).
+fn judge(
+    ctx: &RunContext,
+    s: &Scenario,
+    plan: &TrialPlan,
+    f: Failure,
+    warnings: &mut Vec<Failure>,
+) -> Outcome {
+    let own = f.requirements.iter().any(|r| s.requirements.contains(r));
+    let cause = f.cause();
+    if f.setup && !own {
+        return Outcome::Error {
+            summary: format!("could not set up: {}", f.summary()),
+            details: format!(
+                "could not set up the scenario: a preparation step broke {}, which this \
+                 scenario does not check (see the scenarios that cite it)\n{}{}",
+                f.requirements.join(", "),
+                f.render(),
+                render_warnings(warnings)
+            ),
+            requirements: f.requirements,
+            cause: Some(cause),
+        };
+    }
+    let level = ctx
+        .levels
+        .judge(&f.requirements, f.level.as_ref(), plan.profile);
+    if level.fails() {
+        return Outcome::Fail {
+            summary: f.summary(),
+            details: format!("{}{}", f.render(), render_warnings(warnings)),
+            requirements: f.requirements.clone(),
+            cause,
+        };
+    }
+    warnings.insert(0, f);
+    warned(std::mem::take(warnings))
+}
+
+/// A cause without what differs between trials and runs (the repository, the namespace,
+/// digests), so that one defect met by many scenarios is one root cause.
+fn generic_cause(cause: &str, ctx: &RunContext, plan: &TrialPlan) -> String {
+    let mut c = cause.to_owned();
+    if !plan.repo.is_empty() {
+        c = c.replace(&plan.repo, "<repo>");
+    }
+    if !ctx.namespace.is_empty() {
+        c = c.replace(&ctx.namespace, "<namespace>");
+    }
+    match regex::Regex::new(r"sha(256:[0-9a-f]{64}|512:[0-9a-f]{128})") {
+        Ok(re) => re.replace_all(&c, "<digest>").into_owned(),
+        Err(_) => c,
+    }
+}
+
+/// `pass` without warnings, else `warn` with all of them.
+fn warned(warnings: Vec<Failure>) -> Outcome {
+    let Some(first) = warnings.first() else {
+        return Outcome::Pass;
+    };
+    let mut requirements: Vec<String> = Vec::new();
+    for w in &warnings {
+        for r in &w.requirements {
+            if !requirements.contains(r) {
+                requirements.push(r.clone());
+            }
+        }
+    }
+    let details = warnings
+        .iter()
+        .map(|w| {
+            format!(
+                "warning (a SHOULD or weaker, not a failure):\n{}",
+                w.render()
+            )
+        })
+        .collect::<Vec<_>>()
+        .join("\n");
+    Outcome::Warn {
+        summary: first.summary(),
+        cause: first.cause(),
+        details,
+        requirements,
+    }
+}
+
+fn render_warnings(warnings: &[Failure]) -> String {
+    warnings
+        .iter()
+        .map(|w| format!("\nalso a warning (a SHOULD or weaker):\n{}", w.render()))
+        .collect()
+}
+
 /// Hashes the blobs and renders the manifests (in order), defining their variables.
-pub fn prepare(s: &Scenario, vars: &mut Vars) -> Result<Items, String> {
+///
+/// Isolation: generated blobs mix `seed_mix` (unique per trial) into their seed, text
+/// blobs may use `${unique}`, and JSON manifests get the [`TRIAL_ANNOTATION`], so no two
+/// trials push the same blob or manifest unless a scenario marks it `shared`, and one
+/// scenario's deletes can never change another's result.
+pub fn prepare(s: &Scenario, vars: &mut Vars, seed_mix: u64) -> Result<Items, String> {
     let mut items = Items::default();
     for (name, def) in &s.blobs {
         let content = match (&def.size, &def.text, &def.base64) {
             (Some(size), _, _) => Content::Generated {
-                seed: def.seed.unwrap_or(0),
+                seed: def.seed.unwrap_or(0) ^ seed_mix,
                 size: *size,
             },
-            (_, Some(t), _) => Content::Bytes(Bytes::from(t.clone())),
+            (_, Some(t), _) => Content::Bytes(Bytes::from(
+                vars.render(t).map_err(|e| format!("blob {name}: {e}"))?,
+            )),
             (_, _, Some(b)) => {
                 use base64::Engine as _;
                 let bytes = base64::engine::general_purpose::STANDARD
@@ -231,6 +410,17 @@ pub fn render_manifest(name: &str, def: &ManifestDef, vars: &Vars) -> Result<Byt
         return Err(err("no json or text".into()));
     };
     let mut v = vars.render_json(tmpl).map_err(|e| err(e.to_string()))?;
+    if !def.shared
+        && let Some(obj) = v.as_object_mut()
+        && let Some(unique) = vars.get("unique")
+    {
+        let ann = obj
+            .entry("annotations")
+            .or_insert_with(|| Value::Object(Default::default()));
+        if let Some(ann) = ann.as_object_mut() {
+            ann.insert(TRIAL_ANNOTATION.to_owned(), Value::String(unique));
+        }
+    }
     let compact = |v: &Value| serde_json::to_vec(v).unwrap_or_default();
     let Some(target) = def.pad_to else {
         return Ok(Bytes::from(compact(&v)));
@@ -269,6 +459,8 @@ pub fn render_manifest(name: &str, def: &ManifestDef, vars: &Vars) -> Result<Byt
 
 /// Deletes what the scenario may have pushed, in every repository it used: manifests by
 /// digest (the last defined first, so an index goes before its children), then blobs.
+/// Everything it deletes is unique to this trial (see [`prepare`]), so clean-up removes
+/// only what this scenario pushed.
 /// Every answer is ignored: a registry without deletes must not fail scenarios for it.
 async fn cleanup(state: &ScenarioState<'_>, s: &Scenario, vars: &Vars) {
     let mut by_repo: HashMap<String, BTreeSet<String>> = HashMap::new();
@@ -283,16 +475,20 @@ async fn cleanup(state: &ScenarioState<'_>, s: &Scenario, vars: &Vars) {
                 .insert(digest.clone());
         }
     }
+    // Shared content (the same bytes in other scenarios) is never deleted: another
+    // trial may be using it right now.
     let manifests: Vec<&Item> = s
         .manifests
-        .keys()
+        .iter()
         .rev()
-        .filter_map(|n| state.items.manifests.get(n))
+        .filter(|(_, d)| !d.shared)
+        .filter_map(|(n, _)| state.items.manifests.get(n))
         .collect();
     let blobs: Vec<&Item> = s
         .blobs
-        .keys()
-        .filter_map(|n| state.items.blobs.get(n).map(|(i, _)| i))
+        .iter()
+        .filter(|(_, d)| !d.shared)
+        .filter_map(|(n, _)| state.items.blobs.get(n).map(|(i, _)| i))
         .collect();
     let mut repos: Vec<_> = by_repo.into_iter().collect();
     repos.sort();
@@ -326,6 +522,7 @@ mod tests {
             json: Some(json!({"schemaVersion": 2, "layers": [{"size": "${blob.l.size}"}]})),
             text: None,
             pad_to: Some(4096),
+            shared: false,
         };
         let mut vars = Vars::new("n", "n/r");
         vars.set("blob.l.size", "12");
@@ -353,6 +550,7 @@ mod tests {
             json: None,
             text: Some("{ \"a\" :  \"${repo}\" }".into()),
             pad_to: None,
+            shared: false,
         };
         let b = render_manifest("m", &def, &Vars::new("n", "n/r")).unwrap();
         assert_eq!(&b[..], b"{ \"a\" :  \"n/r\" }");

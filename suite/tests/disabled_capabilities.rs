@@ -283,6 +283,8 @@ async fn tag_on_push_skips_without_oci_tag_and_checks_it_otherwise() {
             without: BTreeSet::new(),
             scenario_timeout: Duration::from_secs(20),
             unreachable: None,
+            levels: suite::levels::Levels::from_catalog(fx.catalog.as_ref().unwrap()),
+            strict: false,
         };
         let report = run_trial(&ctx, plan, None).await;
         match (&report.outcome, want) {

@@ -13,6 +13,8 @@ use common::{Handler, Reply, Request, serve};
 use suite::auth::Auth;
 use suite::client::{ClientConfig, HttpClient, RetryPolicy};
 use suite::events::Outcome;
+use suite::levels::Levels;
+use suite::loader::Catalog;
 use suite::model::Profile;
 use suite::runner::{RunContext, run_trial};
 
@@ -65,6 +67,14 @@ fn handler() -> Handler {
         }
         if p.contains("/wrong-no-location/") {
             return Reply::status(202);
+        }
+        if p.contains("/wrong-should/")
+            || p.contains("/wrong-also-must/")
+            || p.contains("/wrong-level-per-profile")
+        {
+            return Reply::status(200)
+                .with_header("Content-Type", "application/json; charset=utf-8")
+                .with_body(b"{}".to_vec());
         }
         if p.contains("/wrong-json/") {
             return Reply::json(200, r#"{"name":"x]]>y","tags":["b"]}"#);
@@ -148,6 +158,16 @@ fn handler() -> Handler {
     })
 }
 
+/// The scripted fixtures have no catalog: every ID counts as MUST except HDR-08, a
+/// SHOULD here (as in the real catalog).
+fn levels() -> Levels {
+    let cat: Catalog = serde_json::from_value(serde_json::json!({"requirements": [
+        {"id": "HDR-08", "level": "SHOULD NOT"}
+    ]}))
+    .unwrap();
+    Levels::from_catalog(&cat)
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn scripted_registry_outcomes() {
     let server = serve(handler()).await;
@@ -167,6 +187,8 @@ async fn scripted_registry_outcomes() {
         without: BTreeSet::from(["catalog".to_owned()]),
         scenario_timeout: Duration::from_secs(20),
         unreachable: None,
+        levels: levels(),
+        strict: false,
     };
     let plans = suite::plan::plan(&fx, &Profile::ALL, "t-ns");
     let names: Vec<&str> = plans.iter().map(|p| p.name.as_str()).collect();
@@ -185,6 +207,7 @@ async fn scripted_registry_outcomes() {
                 summary,
                 details,
                 requirements,
+                ..
             } => (summary.clone(), details.clone(), requirements.clone()),
             other => panic!("{name}: expected a failure, got {other:?}"),
         }
@@ -244,11 +267,52 @@ async fn scripted_registry_outcomes() {
     let (s, _, _) = fail("wrong::wrong.reset");
     assert!(s.contains("[BASE-01]") && s.contains("response"), "{s}");
 
-    let (s, _, _) = fail("wrong::wrong.no-location");
-    assert!(
-        s.contains("[PUSH-02]") && s.contains("header Location: expected present, got absent"),
-        "{s}"
-    );
+    // A push_blob is preparation: a registry that opens sessions without Location
+    // breaks PUSH-01, which the scenario (about PUSH-02) does not check, so the scenario
+    // could not be set up; the root cause names PUSH-01.
+    match &by["wrong::wrong.no-location"].outcome {
+        Outcome::Error {
+            summary,
+            requirements,
+            cause,
+            ..
+        } => {
+            assert!(
+                summary.starts_with("could not set up: [PUSH-01]")
+                    && summary.contains("header Location: expected present, got absent"),
+                "{summary}"
+            );
+            assert_eq!(requirements, &vec!["PUSH-01".to_owned()]);
+            assert_eq!(
+                cause.as_deref(),
+                Some("[PUSH-01] POST (open session): header Location: expected present")
+            );
+        }
+        o => panic!("wrong.no-location: {o:?}"),
+    }
+
+    // SHOULDs warn; an also-entry goes on, a SHOULD step ends the scenario there.
+    match &by["wrong::wrong.should"].outcome {
+        Outcome::Warn {
+            details,
+            requirements,
+            ..
+        } => {
+            assert_eq!(requirements, &vec!["HDR-08".to_owned()]);
+            assert_eq!(details.matches("warning (a SHOULD").count(), 2, "{details}");
+            assert!(!details.contains("599"), "the scenario stopped: {details}");
+        }
+        o => panic!("wrong.should: {o:?}"),
+    }
+    let (s, _, reqs) = fail("wrong::wrong.also-must");
+    assert_eq!(reqs, vec!["BASE-03".to_owned()]);
+    assert!(s.contains("header X-Not-Sent"), "{s}");
+    assert!(matches!(
+        by["wrong::wrong.level-per-profile@oci-1.1"].outcome,
+        Outcome::Warn { .. }
+    ));
+    let (s, _, _) = fail("wrong::wrong.level-per-profile@docker-v2");
+    assert!(s.contains("status: expected 201, got 200"), "{s}");
 
     let (_, d, _) = fail("wrong::wrong.json");
     assert!(

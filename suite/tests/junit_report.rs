@@ -140,7 +140,7 @@ fn junit_file_parses_back_with_every_outcome() {
         "{stdout}"
     );
     assert!(
-        stdout.contains("5 scenarios: 1 pass, 1 fail, 2 skip, 1 error"),
+        stdout.contains("6 scenarios: 1 pass, 1 warn, 1 fail, 2 skip, 1 error"),
         "{stdout}"
     );
 
@@ -156,15 +156,45 @@ fn junit_file_parses_back_with_every_outcome() {
             mixed.attr("failures"),
             mixed.attr("errors")
         ),
-        ("4", "1", "1")
+        ("5", "1", "1")
     );
     let cases: HashMap<&str, &Node> = mixed.all("testcase").map(|c| (c.attr("name"), c)).collect();
     for c in cases.values() {
         assert_eq!(c.attr("classname"), "mixed");
     }
 
+    let outcome = |c: &Node| -> String {
+        c.one("properties")
+            .all("property")
+            .find(|p| p.attr("name") == "outcome")
+            .map(|p| p.attr("value").to_owned())
+            .unwrap_or_default()
+    };
     let pass = cases["mixed.pass"];
-    assert!(pass.children.iter().all(|c| c.name == "system-out"));
+    assert!(
+        pass.children
+            .iter()
+            .all(|c| c.name == "system-out" || c.name == "properties")
+    );
+    assert_eq!(outcome(pass), "pass");
+    // A warning is a passing testcase whose outcome property says warn.
+    let warn = cases["mixed.warn"];
+    assert!(
+        warn.children
+            .iter()
+            .all(|c| c.name == "system-out" || c.name == "properties")
+    );
+    assert_eq!(outcome(warn), "warn");
+    assert!(
+        warn.one("system-out").text.contains("outcome: warn")
+            && warn
+                .one("system-out")
+                .text
+                .contains("header X-Should-Be-Here"),
+        "{}",
+        warn.one("system-out").text
+    );
+    assert_eq!(outcome(cases["mixed.fail"]), "fail");
     assert!(
         pass.one("system-out")
             .text
@@ -253,6 +283,7 @@ fn junit_file_parses_back_with_every_outcome() {
         )
     };
     let known = r#"{"test": "mixed::mixed.fail", "outcome": "fail", "reason": "server sends wrong tags"},
+        {"test": "mixed::mixed.warn", "outcome": "warn", "reason": "no X-Should-Be-Here"},
         {"test": "mixed::mixed.skip", "outcome": "skip"},
         {"test": "mixed::broken", "outcome": "error"},
         {"test": "other::other.needs-catalog", "outcome": "skip"}"#;
@@ -267,6 +298,34 @@ fn junit_file_parses_back_with_every_outcome() {
     );
     assert!(
         text.contains("mixed::mixed.pass: baseline says fail, got pass (fixed"),
+        "{text}"
+    );
+
+    // Warnings alone never fail a run; --strict makes them failures.
+    let only_warn = |strict: bool| {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_registry-conformance"));
+        cmd.args(["--url", &server.url(), "--exact", "mixed::mixed.warn"])
+            .arg("--fixtures")
+            .arg(&fixtures)
+            .arg("--junit")
+            .arg(&junit)
+            .env_remove("REGISTRY_STRICT");
+        if strict {
+            cmd.arg("--strict");
+        }
+        let run = cmd.output().unwrap();
+        (
+            run.status.code(),
+            String::from_utf8_lossy(&run.stdout).into_owned(),
+        )
+    };
+    let (code, text) = only_warn(false);
+    assert_eq!(code, Some(0), "{text}");
+    assert!(text.contains("0 pass, 1 warn, 0 fail"), "{text}");
+    let (code, text) = only_warn(true);
+    assert_eq!(code, Some(101), "{text}");
+    assert!(
+        text.contains("0 pass, 0 warn, 1 fail") && text.contains("failed by --strict"),
         "{text}"
     );
 }
@@ -317,7 +376,7 @@ fn list_and_exact_filters_behave_like_cargo_test() {
     assert_eq!(run.status.code(), Some(101));
     assert!(text.contains("running 1 test"), "{text}");
     assert!(
-        text.contains("1 scenarios: 0 pass, 0 fail, 0 skip, 1 error"),
+        text.contains("1 scenarios: 0 pass, 0 warn, 0 fail, 0 skip, 1 error"),
         "{text}"
     );
     assert!(text.contains("registry unreachable"), "{text}");

@@ -59,3 +59,34 @@ fn every_requirement_is_cited_or_excused_and_every_citation_exists() {
         "duplicate IDs in requirements.json: {dupes:?}"
     );
 }
+
+/// fixtures/AUDIT.md records, per scenario, the sentence each expectation rests on; a new
+/// scenario without rows there has not been audited.
+#[test]
+fn every_scenario_has_rows_in_the_audit() {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../fixtures");
+    let fx = suite::loader::load_dir(&dir).expect("fixtures/ loads");
+    let audit = std::fs::read_to_string(dir.join("AUDIT.md")).expect("fixtures/AUDIT.md");
+    // The first cell of every table row: `push.cancel`, or `cancel` within the push table.
+    let rows: BTreeSet<String> = audit
+        .lines()
+        .filter(|l| l.starts_with("| ") && !l.starts_with("| scenario") && !l.starts_with("|--"))
+        .filter_map(|l| l.split('|').nth(1))
+        .map(|c| c.trim().to_owned())
+        .collect();
+    let missing: Vec<&str> = fx
+        .scenarios
+        .iter()
+        .map(|s| s.id.as_str())
+        .filter(|id| {
+            let short = id.split_once('.').map_or(*id, |(_, rest)| rest);
+            !rows.iter().any(|r| {
+                r == id || r == short || r.starts_with(&format!("{id} ")) || r.contains(id)
+            })
+        })
+        .collect();
+    assert!(
+        missing.is_empty(),
+        "scenarios with no row in fixtures/AUDIT.md: {missing:?}"
+    );
+}

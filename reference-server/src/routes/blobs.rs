@@ -1,4 +1,5 @@
-//! `GET`/`HEAD`/`DELETE /v2/<name>/blobs/<digest>` (PULL-16..29, MGMT-10..13).
+//! `GET`/`HEAD`/`DELETE /v2/<name>/blobs/<digest>`: blob pulls (PULL-16 to PULL-30) and
+//! deletes (MGMT-10 to MGMT-13).
 //!
 //! Bodies are streamed from the file in 256 KiB reads with an explicit `Content-Length`,
 //! so memory stays flat for any blob size. Single RFC 7233 byte ranges get `206`.
@@ -26,6 +27,9 @@ enum Wanted {
     Unsatisfiable,
 }
 
+/// Reads an RFC 9110 `Range` header (PULL-25): one `bytes=a-b`, `a-` or `-n` range is a
+/// part (206, PULL-26); a malformed or unsatisfiable one is 416 (PULL-27); several ranges
+/// are answered with the whole blob, which RFC 9110 allows.
 fn parse_range(header: Option<&str>, size: u64) -> Wanted {
     let Some(h) = header else {
         return Wanted::Whole;
@@ -74,7 +78,8 @@ fn etag(d: &Digest) -> String {
     format!("\"{d}\"")
 }
 
-/// Whether `If-None-Match` names this entity (then the answer is 304).
+/// Whether `If-None-Match` names this entity (then the answer is 304): the cache
+/// validator of manifests and blobs (HDR-10, PULL-29, BASE-10).
 pub(crate) fn not_modified(req: &RegistryRequest, d: &Digest) -> bool {
     let Some(v) = req.header("if-none-match") else {
         return false;
@@ -85,6 +90,25 @@ pub(crate) fn not_modified(req: &RegistryRequest, d: &Digest) -> bool {
         .any(|t| t == "*" || t == tag || t.trim_start_matches("W/") == tag)
 }
 
+/// `GET`/`HEAD` of a blob linked into `name`.
+///
+/// - GET: 200 with the bytes (PULL-16), `Content-Length` equal to the size (PULL-18),
+///   `Docker-Content-Digest` of the whole blob, also on 206 and 304 (HDR-02, HDR-03,
+///   PULL-17, FUT-01).
+/// - HEAD: 200 without a body (PULL-20), with `Content-Length` and `Docker-Content-Digest`
+///   (PULL-21, FUT-01).
+/// - Caching (BASE-10, PULL-29, HDR-10): `ETag`, `If-None-Match` → 304, a year of
+///   `Cache-Control` (content-addressed bytes never change), `Accept-Ranges: bytes`, and
+///   single ranges (PULL-25, PULL-26, PULL-27). No compression: blobs are usually
+///   compressed already.
+/// - Unknown repository → 404 `NAME_UNKNOWN` (PULL-10); a blob not linked here → 404
+///   `BLOB_UNKNOWN`, even when another repository has it (PULL-19, PULL-22); a malformed or
+///   unsupported digest → 400 `DIGEST_INVALID` (DIG-09, ERR-15). Unlike manifest
+///   references, the blob path keeps Docker's 400, which DIG-09 names for it: OCI's
+///   endpoint table lists 404 for an absent blob but says nothing about malformed digests.
+/// - Never a redirect: blobs are served directly (PULL-23 is a MAY), so content reached
+///   through redirects meets the same rules trivially (PULL-24).
+/// - Stateless: a blob can be fetched without any prior manifest GET, in any order (PULL-30).
 pub async fn get(
     registry: &Registry,
     req: &RegistryRequest,
@@ -158,6 +182,13 @@ pub async fn get(
     Ok(r)
 }
 
+/// `DELETE` of a blob in one repository (deletes may be disabled: MGMT-01, MGMT-12, refused
+/// before this handler).
+///
+/// 202 with `Docker-Content-Digest` (MGMT-10, HDR-05). Only this repository's link goes, so
+/// GET and HEAD here are 404 afterwards (MGMT-13) while other repositories holding the same
+/// content keep it (PULL-19); the bytes stay until `gc`. An unknown or already deleted blob
+/// is 404 `BLOB_UNKNOWN` (MGMT-11).
 pub async fn delete(
     registry: &Registry,
     name: &str,
@@ -174,6 +205,9 @@ pub async fn delete(
     let keep = registry.config.defects.has(Defect::DeletedBlobReadable);
     if !keep && !storage.unlink_blob(name, &d).await? {
         return Err(RegistryError::blob_unknown(digest));
+    }
+    if registry.config.defects.has(Defect::BlobDeleteGlobal) {
+        defects::delete_blob_everywhere(storage, &d).await?;
     }
     let mut r = response::empty(StatusCode::ACCEPTED);
     response::set(&mut r, "docker-content-digest", &d);

@@ -1,4 +1,5 @@
-//! `GET /v2/_catalog` (DISC-16..19): every repository, byte-ordered, paginated.
+//! `GET /v2/_catalog` (DISC-16, DISC-17, DISC-18): every repository, byte-ordered,
+//! paginated.
 //!
 //! Listing walks the repository tree on each request; fine for a reference registry.
 //! When auth arrives, the list is filtered through the authorization hook (DISC-18).
@@ -15,6 +16,7 @@ use crate::request::RegistryRequest;
 use crate::response;
 use crate::state::Registry;
 
+/// 200 with `{"repositories"}` in byte order (DISC-16), paginated like tags (DISC-17).
 pub async fn get(registry: &Registry, req: &RegistryRequest) -> Result<Response, RegistryError> {
     let mut all: Vec<String> = registry
         .storage

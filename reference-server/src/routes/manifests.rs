@@ -1,7 +1,10 @@
-//! `GET`/`HEAD`/`PUT`/`DELETE /v2/<name>/manifests/<reference>` (PULL-01..15, MPUT-*, MGMT-02..09).
+//! `GET`/`HEAD`/`PUT`/`DELETE /v2/<name>/manifests/<reference>`: pulls (PULL-01 to PULL-15),
+//! pushes (MPUT-01 to MPUT-24) and deletes (MGMT-02 to MGMT-09) of manifests. Each function
+//! names the requirement IDs it implements.
 //!
 //! Manifests are stored byte-exact with the media type they were pushed with; GET never
-//! converts or negotiates (OCI byte-exactness wins over Docker's schema1 rewriting).
+//! converts or negotiates (OCI byte-exactness wins over Docker's schema1 rewriting,
+//! PULL-08 is excused).
 
 use std::collections::BTreeSet;
 
@@ -21,21 +24,56 @@ use crate::response;
 use crate::state::Registry;
 use crate::storage::manifests::ManifestMeta;
 
-/// A manifest reference from the path.
+/// A manifest reference from the path: a tag or a digest (NAME-06).
 enum Reference {
     Tag(String),
     Digest(Digest),
 }
 
-/// Tags can't contain `:`, so anything with one is a digest (NAME-08).
-fn parse_reference(s: &str, defects: Defects) -> Result<Reference, RegistryError> {
+/// The reference of a GET, HEAD or DELETE, or `None` when it cannot name any manifest.
+///
+/// A reference that is neither a valid tag (NAME-07) nor a well-formed digest of a
+/// supported algorithm cannot name anything stored here, so reads and deletes answer
+/// 404 `MANIFEST_UNKNOWN` for it rather than 400. OCI's endpoint table lists only 404 as
+/// the failure of GET/HEAD manifest (end-3) and 404 among those of DELETE (end-9), and the
+/// official OCI conformance tests (v1.1.1) request `/v2/<name>/manifests/.INVALID_MANIFEST_NAME`
+/// with HEAD and GET and require 404 (PULL-09, PULL-15, MGMT-05). This is a deliberate
+/// departure from Docker's 400 `TAG_INVALID` on GET/DELETE (NAME-09, a Docker SHOULD);
+/// distribution answers 404 here too. The same holds for a malformed digest (`sha256:abc`,
+/// upper-case hex) and a digest of an unsupported algorithm: DIG-09's 400 covers blob
+/// paths, `?digest=`, `?mount=` and referrers, not manifest references.
+fn read_reference(s: &str, defects: Defects) -> Option<Reference> {
+    if s.contains(':') {
+        return s.parse().ok().map(Reference::Digest);
+    }
+    (names::is_valid_tag(s) || defects::tag_ok(defects, s)).then(|| Reference::Tag(s.to_string()))
+}
+
+/// The reference of a PUT, where a bad one is the client's mistake and gets 400: a
+/// reference with `:` is a digest and must be well formed and supported (NAME-08, DIG-09,
+/// 400 `DIGEST_INVALID`); anything else must be a valid tag (NAME-07, NAME-09, 400
+/// `TAG_INVALID`, the legacy code OCI tolerates, ERR-23).
+fn push_reference(s: &str, defects: Defects) -> Result<Reference, RegistryError> {
     if s.contains(':') {
         return Ok(Reference::Digest(s.parse()?));
     }
     if names::is_valid_tag(s) || defects::tag_ok(defects, s) {
         return Ok(Reference::Tag(s.to_string()));
     }
-    Err(RegistryError::new(Code::TagInvalid, "invalid tag").detail(json!({ "tag": s })))
+    Err(tag_invalid(s))
+}
+
+fn tag_invalid(tag: &str) -> RegistryError {
+    RegistryError::new(Code::TagInvalid, "invalid tag").detail(json!({ "tag": tag }))
+}
+
+/// 404 `MANIFEST_UNKNOWN` for a reference that is not a tag or a usable digest.
+fn unusable_reference(reference: &str) -> RegistryError {
+    RegistryError::new(
+        Code::ManifestUnknown,
+        "manifest unknown: the reference is neither a valid tag nor a supported digest",
+    )
+    .detail(json!({ "reference": reference }))
 }
 
 async fn resolve(
@@ -49,6 +87,19 @@ async fn resolve(
     })
 }
 
+/// `GET`/`HEAD` of a manifest by tag (PULL-01) or digest (PULL-02): 200 with the stored
+/// bytes exactly as pushed (PULL-03, MPUT-07), whose digest is the one asked for.
+///
+/// - `Content-Type` is the stored media type, i.e. the body's `mediaType` when it has one
+///   (PULL-06), else the pushed `Content-Type` (PULL-04, PULL-05), without parameters
+///   (HDR-08). HEAD sends the same `Content-Type` (PULL-14).
+/// - `Docker-Content-Digest` is the digest of the whole served manifest, on GET and HEAD
+///   (HDR-02, HDR-03, PULL-11, PULL-13, FUT-01); HEAD also has `Content-Length` (PULL-13)
+///   and no body (PULL-12; the dispatcher strips error bodies too, BASE-14).
+/// - `ETag` and `If-None-Match` → 304 (HDR-10).
+/// - Unknown repository → 404 `NAME_UNKNOWN` (PULL-10); unknown tag or digest, and a
+///   reference that is neither a tag nor a usable digest → 404 `MANIFEST_UNKNOWN` (PULL-09,
+///   PULL-15, NAME-09: see [`read_reference`]).
 pub async fn get(
     registry: &Registry,
     req: &RegistryRequest,
@@ -56,11 +107,12 @@ pub async fn get(
     reference: &str,
     head: bool,
 ) -> Result<Response, RegistryError> {
-    let r = parse_reference(reference, registry.config.defects)?;
     let storage = &registry.storage;
     if !storage.repo_exists(name).await {
         return Err(RegistryError::name_unknown(name));
     }
+    let r = read_reference(reference, registry.config.defects)
+        .ok_or_else(|| unusable_reference(reference))?;
     let unknown = || RegistryError::manifest_unknown(reference);
     let d = resolve(registry, name, &r).await?.ok_or_else(unknown)?;
     let meta = storage.manifest_meta(name, &d).await?.ok_or_else(unknown)?;
@@ -123,6 +175,27 @@ async fn drain(body: &mut BodyStream, limit: u64) {
     }
 }
 
+/// `PUT` of a manifest by tag (MPUT-01) or by digest (MPUT-02): 201 with a `Location` that
+/// serves it (MPUT-04), `Docker-Content-Digest` of the uploaded bytes (MPUT-05, HDR-05) and
+/// an empty body (MPUT-06, HDR-07).
+///
+/// - The digest is computed over the received bytes, which are stored unchanged (DIG-07,
+///   MPUT-07, MPUT-08); a body that doesn't hash to the digest reference is 400
+///   `DIGEST_INVALID` (MPUT-03). A digest reference may be sha512 (DIG-05).
+/// - Validation ([`validate::check_with`]) gives 400 `MANIFEST_INVALID` (MPUT-18); bodies
+///   above `max_manifest_size` (4 MiB by default, so at least 4 MB is accepted, MPUT-21)
+///   get 413 (MPUT-20).
+/// - Missing references: see [`missing_references`] (MPUT-12 to MPUT-16).
+/// - A tag reference and every `?tag=` (FUT-06, answered in `OCI-Tag`) are set, moving an
+///   existing tag while the old manifest stays reachable by digest (MPUT-24); the tag list
+///   shows them at once (DISC-15). A malformed tag is 400 `TAG_INVALID` (NAME-07, NAME-09).
+/// - With a `subject`, the referrers index gets an entry (DISC-20, DISC-30; see
+///   [`referrer_descriptor`]) and the answer carries `OCI-Subject` (MPUT-22). The referrers
+///   API always exists here, so there is no registry state in which `OCI-Subject` must be
+///   withheld (MPUT-23).
+/// - `If-Match`/`If-None-Match` on the PUT are ignored: OCI lets clients use conditional
+///   requests to update a referrers tag (DISC-34), but a registry need not honour them, and
+///   with the referrers API clients don't need the tag.
 pub async fn put(
     registry: &Registry,
     req: &mut RegistryRequest,
@@ -130,7 +203,7 @@ pub async fn put(
     reference: &str,
 ) -> Result<Response, RegistryError> {
     let defects = registry.config.defects;
-    let r = parse_reference(reference, defects)?;
+    let r = push_reference(reference, defects)?;
     let mut tags: Vec<String> = Vec::new();
     if let Reference::Tag(t) = &r {
         tags.push(t.clone());
@@ -142,9 +215,7 @@ pub async fn put(
         .collect();
     for t in &extra_tags {
         if !names::is_valid_tag(t) && !defects::tag_ok(defects, t) {
-            return Err(
-                RegistryError::new(Code::TagInvalid, "invalid tag").detail(json!({ "tag": t }))
-            );
+            return Err(tag_invalid(t));
         }
     }
     tags.extend(extra_tags.iter().cloned());
@@ -198,18 +269,7 @@ pub async fn put(
         .as_deref()
         .and_then(|s| s.parse::<Digest>().ok());
     if let Some(subject) = &subject {
-        let mut desc =
-            json!({ "mediaType": checked.media_type, "digest": d.to_string(), "size": size });
-        if let Some(at) = &checked.artifact_type
-            && !defects.has(Defect::ReferrerArtifactTypeDropped)
-        {
-            desc["artifactType"] = Value::String(at.clone());
-        }
-        if let Some(a) = &checked.annotations
-            && !defects.has(Defect::ReferrerAnnotationsDropped)
-        {
-            desc["annotations"] = a.clone();
-        }
+        let desc = referrer_descriptor(&checked, &d, size, defects);
         storage.add_referrer(name, subject, &d, &desc).await?;
     }
     for t in &tags {
@@ -230,7 +290,40 @@ pub async fn put(
     Ok(resp)
 }
 
-/// One `MANIFEST_BLOB_UNKNOWN` per missing blob or child manifest (MPUT-14..16).
+/// The referrers-list entry of a manifest with a `subject` (MFMT-12): a descriptor of the
+/// manifest itself (DISC-24) with its `artifactType`, falling back to the config's media
+/// type for image manifests and absent for indexes (DISC-25), and its annotations copied
+/// (DISC-26).
+fn referrer_descriptor(
+    checked: &validate::Checked,
+    d: &Digest,
+    size: usize,
+    defects: Defects,
+) -> Value {
+    let mut desc =
+        json!({ "mediaType": checked.media_type, "digest": d.to_string(), "size": size });
+    if let Some(at) = &checked.artifact_type
+        && !defects.has(Defect::ReferrerArtifactTypeDropped)
+    {
+        desc["artifactType"] = Value::String(at.clone());
+    }
+    if let Some(a) = &checked.annotations
+        && !defects.has(Defect::ReferrerAnnotationsDropped)
+    {
+        desc["annotations"] = a.clone();
+    }
+    desc
+}
+
+/// One `MANIFEST_BLOB_UNKNOWN` per missing blob or child manifest, each naming its digest
+/// in `detail` (MPUT-13, MPUT-14, MPUT-15, ERR-16, ERR-07). Blobs count only when linked into
+/// this repository, so content pushed elsewhere is missing here (MPUT-16). The `subject`
+/// is never required: a referrer may be pushed before its subject (MPUT-12, DISC-30).
+///
+/// With [`crate::Config::allow_sparse_manifests`] nothing is required at all: rejecting is
+/// a MAY (MPUT-13), and accepting is what sparse mirrors need. Nothing downstream assumes
+/// the references exist: GET/HEAD serve the stored bytes, DELETE and the referrers index
+/// look only at the manifest itself, and gc marks digests without opening them.
 async fn missing_references(
     registry: &Registry,
     name: &str,
@@ -239,7 +332,10 @@ async fn missing_references(
     let storage = &registry.storage;
     let defects = registry.config.defects;
     let mut missing = BTreeSet::new();
-    for b in &checked.required_blobs {
+    let sparse = registry.config.allow_sparse_manifests;
+    let required_blobs = checked.required_blobs.iter().filter(|_| !sparse);
+    let required_manifests = checked.required_manifests.iter().filter(|_| !sparse);
+    for b in required_blobs {
         let present = match b.parse::<Digest>() {
             _ if defects.has(Defect::MissingBlobsAccepted) => true,
             Ok(d) if defects.has(Defect::BlobsCheckedGlobally) => {
@@ -256,7 +352,7 @@ async fn missing_references(
         .subject
         .iter()
         .filter(|_| defects.has(Defect::SubjectRequired));
-    for m in checked.required_manifests.iter().chain(subject) {
+    for m in required_manifests.chain(subject) {
         let present = match m.parse::<Digest>() {
             Ok(d) => storage.manifest_meta(name, &d).await?.is_some(),
             Err(_) => false,
@@ -279,17 +375,26 @@ async fn missing_references(
     Err(RegistryError::many(StatusCode::BAD_REQUEST, errors))
 }
 
+/// `DELETE` of a manifest (deletes may be disabled: MGMT-01, refused before this handler).
+///
+/// - By digest: 202 (MGMT-02); the manifest, every tag pointing at it and its referrers
+///   entry go, so GET by digest or by those tags is 404 afterwards (MGMT-03, DISC-15,
+///   DISC-32). Blobs and child manifests stay until `gc`.
+/// - By tag: 202 and only the tag goes; the manifest stays reachable by digest (MGMT-07,
+///   MGMT-09).
+/// - Unknown repository → 404 `NAME_UNKNOWN` (MGMT-04); unknown tag or digest, or a
+///   reference that is neither → 404 `MANIFEST_UNKNOWN` (MGMT-05, [`read_reference`]).
 pub async fn delete(
     registry: &Registry,
     name: &str,
     reference: &str,
 ) -> Result<Response, RegistryError> {
     let defects = registry.config.defects;
-    let r = parse_reference(reference, defects)?;
     let storage = &registry.storage;
     if !storage.repo_exists(name).await {
         return Err(RegistryError::name_unknown(name));
     }
+    let r = read_reference(reference, defects).ok_or_else(|| unusable_reference(reference))?;
     match r {
         Reference::Tag(t) => {
             // Delete by tag removes only the tag (MGMT-07, MGMT-09).

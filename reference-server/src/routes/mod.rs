@@ -62,7 +62,10 @@ impl Route {
 }
 
 /// Parses a raw path. `Ok(None)`: no such endpoint. `Err`: an endpoint with an invalid
-/// repository name (400 NAME_INVALID).
+/// repository name (400 NAME_INVALID: NAME-05, ERR-20).
+///
+/// Names span any number of `/`-separated components (NAME-02), so the fixed segments are
+/// matched from the right and everything before them is the name (BASE-09).
 pub fn parse_path(raw: &str) -> Result<Option<Route>, RegistryError> {
     parse_path_with(raw, names::is_valid_name)
 }
@@ -183,6 +186,10 @@ where
 }
 
 /// Routes one request, renders errors, adds the common headers and logs it.
+///
+/// Every answer, success or error, carries `Docker-Distribution-API-Version: registry/2.0`
+/// (BASE-04, HDR-01). Errors become the JSON errors object (ERR-02), except on HEAD, whose
+/// answers never have a body (BASE-14).
 pub async fn dispatch(registry: Arc<Registry>, req: RegistryRequest) -> Response {
     let started = Instant::now();
     let method = req.method.clone();
@@ -234,6 +241,14 @@ async fn route(registry: &Registry, mut req: RegistryRequest) -> Result<Response
     defects::on_result(defects, &route, &method, result)
 }
 
+/// The endpoint table: every pull endpoint (BASE-06: `/v2/`, blobs, manifests) and every
+/// push, discovery and management endpoint (BASE-07), plus the catalog (DISC-16). A known
+/// path with a method it doesn't have is 405 `UNSUPPORTED`.
+///
+/// Query parameters a handler doesn't read are ignored. That includes OCI main's proxy
+/// parameter `ns=` on pulls (FUT-10): this registry is not a pull-through proxy, so it
+/// serves its own repository whatever `ns` says and sends no `OCI-Namespace` (a registry
+/// MAY ignore `ns`).
 async fn handle(
     registry: &Registry,
     route: &Route,
@@ -284,6 +299,11 @@ async fn handle(
 }
 
 /// Read-only mode, disabled deletes and the authorization hook, decided before any handler.
+///
+/// Read-only refuses every upload, mount and manifest PUT with 405 `UNSUPPORTED` (PUSH-46,
+/// MPUT-27, ERR-26). With deletes disabled (MGMT-01), manifest, tag and blob deletes get
+/// 405 `UNSUPPORTED`, one of the two answers OCI allows (MGMT-06, MGMT-08, MGMT-12). Both are
+/// decided before the reference or digest is looked at, so the answer doesn't depend on it.
 fn check_policy(
     registry: &Registry,
     req: &RegistryRequest,
@@ -322,7 +342,8 @@ fn check_policy(
     Ok(())
 }
 
-/// `Location` of a committed blob.
+/// `Location` of a committed blob: a plain blob URL of this repository, so GET on it
+/// serves the blob (PUSH-09).
 pub(crate) fn blob_location(name: &str, digest: &crate::digest::Digest) -> String {
     format!("/v2/{name}/blobs/{digest}")
 }

@@ -1,4 +1,4 @@
-//! `n`/`last` pagination shared by tags and catalog (DISC-05..14, DISC-17).
+//! `n`/`last` pagination shared by tags and catalog (DISC-05 to DISC-14, DISC-17).
 
 use crate::defects::Defect;
 use crate::errors::{Code, RegistryError};
@@ -11,9 +11,19 @@ pub struct Page {
     pub link: Option<String>,
 }
 
-/// Applies `n` and `last` to `all` (already sorted). A missing or too large `n` is
-/// clamped to the configured page size, and the `Link` header then leads on. `base` is the
-/// path the link continues (e.g. `/v2/<name>/tags/list`).
+/// Applies `n` and `last` to `all` (already sorted). `base` is the path the link continues
+/// (e.g. `/v2/<name>/tags/list`).
+///
+/// - Exactly `n` items unless fewer remain, and then a `Link` (DISC-05); `n=0` is an empty
+///   page without `Link` (DISC-06); `n` that is not a non-negative integer is 400
+///   `PAGINATION_NUMBER_INVALID` (DISC-13, ERR-28).
+/// - A missing `n` (also with `last`, DISC-11) or one above the configured page size is
+///   clamped to it, and the `Link` leads on (DISC-12).
+/// - `last` is a value, not an index: the page starts strictly after it, whether or not it
+///   is itself in the list (DISC-09, DISC-10).
+/// - `Link: <base?n=…&last=…>; rel="next"` exactly when more remain (DISC-07), so no `Link`
+///   means the list is complete (DISC-08) and following the links yields every item once
+///   (DISC-14). The catalog paginates the same way (DISC-17).
 pub fn paginate(
     registry: &Registry,
     req: &RegistryRequest,

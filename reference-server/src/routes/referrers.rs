@@ -1,5 +1,5 @@
-//! `GET /v2/<name>/referrers/<digest>` (DISC-20..32): always an OCI index, never 404, so
-//! clients know the API exists; optional `artifactType` filter.
+//! `GET /v2/<name>/referrers/<digest>` (DISC-20 to DISC-32): always an OCI index, never
+//! 404, so clients know the API exists; optional `artifactType` filter.
 
 use serde_json::{Value, json};
 use warp::http::StatusCode;
@@ -13,6 +13,15 @@ use crate::request::RegistryRequest;
 use crate::response;
 use crate::state::Registry;
 
+/// 200 with an OCI index of the manifests in `name` whose `subject` is `digest` (DISC-20),
+/// served as `application/vnd.oci.image.index.v1+json` (DISC-21), also for an unknown
+/// subject or repository: the API never answers 404 (DISC-22). A malformed digest is 400
+/// (DISC-23).
+///
+/// Entries are the descriptors written at manifest PUT (DISC-24, DISC-25, DISC-26), for
+/// every referrer pushed, even before its subject (DISC-30), and gone once it is deleted
+/// (DISC-32). `?artifactType=` filters (DISC-28) and then `OCI-Filters-Applied:
+/// artifactType` says so (DISC-29). No pagination: the list is one page.
 pub async fn get(
     registry: &Registry,
     req: &RegistryRequest,

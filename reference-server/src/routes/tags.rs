@@ -1,4 +1,5 @@
-//! `GET /v2/<name>/tags/list` (DISC-01..15): byte-ordered, paginated, `tags` always an array.
+//! `GET /v2/<name>/tags/list` (DISC-01 to DISC-15): byte-ordered, paginated, `tags` always
+//! an array.
 
 use serde_json::json;
 use warp::http::StatusCode;
@@ -11,6 +12,10 @@ use crate::request::RegistryRequest;
 use crate::response;
 use crate::state::Registry;
 
+/// 200 with `{"name", "tags"}` as `application/json` (DISC-01, HDR-09); `tags` is `[]`,
+/// never `null`, for a repository without tags (DISC-02); an unknown repository is 404
+/// `NAME_UNKNOWN` (DISC-03). Tags are in byte order (DISC-04, FUT-07; see
+/// [`crate::storage::Storage::list_tags`]) and paginated by [`paginate`].
 pub async fn get(
     registry: &Registry,
     req: &RegistryRequest,

@@ -1,5 +1,6 @@
-//! Blob upload sessions (PUSH-01..48): open, mount, single POST, chunked and streamed
-//! PATCH, status, closing PUT, cancel.
+//! Blob upload sessions (PUSH-01 to PUSH-48): open, mount, single POST, chunked and streamed
+//! PATCH, status, closing PUT, cancel. Each function names the requirement IDs it
+//! implements.
 //!
 //! The session's bytes are appended to `<root>/uploads/<id>/data` while a sha256 runs over
 //! them; a chunk is all or nothing (any failure truncates back to the previous offset and
@@ -25,19 +26,23 @@ use crate::state::{Registry, SessionState};
 
 const WRITE_BUFFER: usize = 1024 * 1024;
 
-/// Session `Location`. The `_state` query is ignored on input; it is there so clients that
-/// build upload URLs themselves instead of using `Location` as given break early (PUSH-06).
+/// Session `Location`: relative, holding the session's unique id (NAME-10, PUSH-05). The
+/// `_state` query is ignored on input; it is there so clients that build upload URLs
+/// themselves instead of using `Location` as given break early (PUSH-06).
 fn session_location(name: &str, id: &str, offset: u64) -> String {
     format!("/v2/{name}/blobs/uploads/{id}?_state={offset}")
 }
 
-/// Upload progress: `0-<last byte>`, and `0-0` for an empty session (as distribution does;
-/// PUSH-33 leaves it undefined).
+/// Upload progress: `0-<last byte>`, inclusive, no unit (PUSH-20), so after a PATCH its end
+/// is the end of the chunk's `Content-Range` (FUT-12); `0-0` for an empty session (as
+/// distribution does; PUSH-33 leaves it undefined).
 fn progress(offset: u64) -> String {
     format!("0-{}", offset.saturating_sub(1))
 }
 
-/// The headers every session answer carries.
+/// The headers every session answer carries: `Location`, `Range`, and
+/// `Docker-Upload-UUID` (HDR-06), the session id, so it stays the same for the session's
+/// whole life (PUSH-40); with `Content-Length: 0` this is Docker's 202 (PUSH-03).
 fn session_reply(status: StatusCode, name: &str, id: &str, offset: u64) -> Response {
     let mut r = response::empty(status);
     response::set(&mut r, "location", session_location(name, id, offset));
@@ -46,7 +51,8 @@ fn session_reply(status: StatusCode, name: &str, id: &str, offset: u64) -> Respo
     r
 }
 
-/// Checks that `id` is a live session of `name`.
+/// Checks that `id` is a live session of `name`: unknown, finished, cancelled sessions and
+/// sessions of another repository are 404 `BLOB_UPLOAD_UNKNOWN` (PUSH-34, ERR-14).
 async fn lookup(registry: &Registry, name: &str, id: &str) -> Result<(), RegistryError> {
     match registry.storage.session_info(id).await? {
         Some(info)
@@ -60,6 +66,15 @@ async fn lookup(registry: &Registry, name: &str, id: &str) -> Result<(), Registr
 }
 
 /// `POST /v2/<name>/blobs/uploads/`: mount, single-request upload, or a new session.
+///
+/// - Plain POST: 202 with `Location`, `Range` and `Docker-Upload-UUID` (PUSH-01, PUSH-03).
+///   A body is not expected (PUSH-02) and is ignored; the data comes in PATCH or PUT.
+/// - `?mount=&from=`: see [`try_mount`]; a mount that can't happen falls back to a fresh
+///   session, 202 (PUSH-43). A malformed `mount` digest is 400 `DIGEST_INVALID` (DIG-09).
+/// - `?digest=`: single-POST upload ([`single_post`], PUSH-15). Since it is supported, the
+///   202 fallback of registries without it (PUSH-16) never happens here.
+/// - `?digest-algorithm=` (OCI main): sha256 and sha512 open a session as usual (FUT-02; the
+///   algorithm is decided by the closing digest); any other is 400 `DIGEST_INVALID` (FUT-03).
 pub async fn start(
     registry: &Registry,
     req: &mut RegistryRequest,
@@ -89,6 +104,10 @@ pub async fn start(
 
 /// Links `d` into `name` from `from`, or from any repository the caller may read, through
 /// the single authorization hook so a mount never leaks content (PUSH-44, PUSH-45).
+///
+/// Success is 201 with the blob's `Location`, `Docker-Content-Digest`, `Docker-Upload-UUID`
+/// and `Content-Length: 0`, and the blob is then readable in `name` (PUSH-41, PUSH-42,
+/// HDR-05). `None` when no readable repository has it: the caller falls back (PUSH-43).
 async fn try_mount(
     registry: &Registry,
     req: &RegistryRequest,
@@ -129,7 +148,9 @@ async fn try_mount(
     Ok(Some(r))
 }
 
-/// `POST …?digest=`: the whole blob in one request (PUSH-15, PUSH-17).
+/// `POST …?digest=`: the whole blob in one request (PUSH-15), checked against the digest
+/// and the declared length like a closing PUT; a mismatch is 400 and nothing is stored
+/// (PUSH-17).
 async fn single_post(
     registry: &Registry,
     req: &mut RegistryRequest,
@@ -156,7 +177,8 @@ async fn single_post(
     }
 }
 
-/// `GET <location>`: progress (PUSH-30).
+/// `GET <location>`: 204 with `Location` and `Range` (PUSH-30), the offset a client resumes
+/// from after an interrupted or refused chunk (PUSH-32).
 pub async fn status(registry: &Registry, name: &str, id: &str) -> Result<Response, RegistryError> {
     lookup(registry, name, id).await?;
     // Wait for a PATCH in flight on this session: until it ends (or is cut back after a
@@ -168,7 +190,8 @@ pub async fn status(registry: &Registry, name: &str, id: &str) -> Result<Respons
     Ok(session_reply(StatusCode::NO_CONTENT, name, id, offset))
 }
 
-/// `DELETE <location>`: cancel (PUSH-37).
+/// `DELETE <location>`: cancel, 204 (PUSH-37, FUT-05); the session is then unknown (404).
+/// Cancelling an unknown session is 404 `BLOB_UPLOAD_UNKNOWN` (PUSH-38).
 pub async fn cancel(registry: &Registry, name: &str, id: &str) -> Result<Response, RegistryError> {
     lookup(registry, name, id).await?;
     let lock = registry.session_lock(id);
@@ -182,7 +205,8 @@ pub async fn cancel(registry: &Registry, name: &str, id: &str) -> Result<Respons
     Ok(r)
 }
 
-/// Parses `Content-Range: <a>-<b>` (also the lenient `bytes a-b/*` and `bytes=a-b`).
+/// Parses `Content-Range: <a>-<b>`, inclusive, no unit (PUSH-19); the lenient `bytes a-b/*`
+/// and `bytes=a-b` are accepted too.
 fn parse_content_range(v: &str) -> Option<(u64, u64)> {
     let v = v.trim();
     let v = v
@@ -200,7 +224,9 @@ fn parse_content_range(v: &str) -> Option<(u64, u64)> {
 }
 
 /// Decides how many bytes a request body must carry. `Err(())`: the chunk can't be taken
-/// at this offset (416).
+/// at this offset (416): it doesn't start at the current offset (PUSH-21), or the
+/// `Content-Range` is malformed or disagrees with `Content-Length` (PUSH-22). Without
+/// `Content-Range` the body is streamed as it comes (PUSH-25).
 fn chunk_length(req: &RegistryRequest, offset: u64) -> Result<Option<u64>, ()> {
     let Some(cr) = req.header("content-range") else {
         return Ok(req.content_length());
@@ -213,12 +239,14 @@ fn chunk_length(req: &RegistryRequest, offset: u64) -> Result<Option<u64>, ()> {
     Ok(Some(len))
 }
 
-/// The 416 answer: empty body, current progress, so the client can resume (PUSH-23).
+/// The 416 answer: empty body, `Location`, `Range`, `Docker-Upload-UUID`, so the client
+/// can resume from the current progress (PUSH-23, PUSH-32).
 fn range_not_satisfiable(name: &str, id: &str, offset: u64) -> Response {
     session_reply(StatusCode::RANGE_NOT_SATISFIABLE, name, id, offset)
 }
 
-/// `PATCH <location>`: append a chunk (with `Content-Range`) or a stream (without).
+/// `PATCH <location>`: append a chunk (with `Content-Range`) or a stream (without,
+/// PUSH-25); 202 with `Location` and `Range` (PUSH-18, PUSH-20).
 pub async fn patch(
     registry: &Registry,
     req: &mut RegistryRequest,
@@ -239,7 +267,17 @@ pub async fn patch(
     Ok(session_reply(StatusCode::ACCEPTED, name, id, state.offset))
 }
 
-/// `PUT <location>?digest=`: optional last chunk, verify, commit (PUSH-08, PUSH-26..29).
+/// `PUT <location>?digest=`: optional last chunk, verify, commit. 201 with the blob's
+/// `Location` (PUSH-08, PUSH-09), `Docker-Content-Digest` and `Content-Length: 0` (PUSH-11,
+/// HDR-05).
+///
+/// - Only a PUT commits a session (PUSH-27); without `digest` it is 400 and nothing is
+///   committed (PUSH-12).
+/// - The last chunk may travel in the PUT, or the PUT may be empty (PUSH-26); a final chunk
+///   whose `Content-Range` doesn't start at the current offset is 416 (PUSH-29, FUT-04) and
+///   the session stays usable.
+/// - The digest is checked over the whole session (PUSH-28): a mismatch is 400
+///   `DIGEST_INVALID` and nothing is stored (PUSH-13).
 pub async fn put(
     registry: &Registry,
     req: &mut RegistryRequest,
@@ -277,7 +315,7 @@ fn created(name: &str, id: &str, d: &Digest) -> Response {
     r
 }
 
-/// Every `digest` query parameter, validated (DIG-09, DIG-10, PUSH-12).
+/// Every `digest` query parameter, validated (DIG-09, DIG-10, PUSH-12, FUT-03).
 fn requested_digests(req: &RegistryRequest) -> Result<Vec<Digest>, RegistryError> {
     let raw = req.query_all("digest");
     if raw.is_empty() {
@@ -319,8 +357,10 @@ async fn hash_file(registry: &Registry, id: &str, alg: Algorithm) -> io::Result<
 }
 
 /// Appends `body` to the session. When `declared` is given the body must have exactly
-/// that many bytes (else 400 SIZE_INVALID). On any failure the data and hash are rolled
-/// back to where they were.
+/// that many bytes (else 400 `SIZE_INVALID`: PUSH-14, ERR-22). On any failure the data and
+/// hash are rolled back to where they were, so the session can be resumed from its last
+/// good offset (PUSH-32). A zero-length body is fine, so an empty blob can be uploaded
+/// (PUSH-48).
 async fn append(
     registry: &Registry,
     id: &str,
@@ -390,6 +430,12 @@ fn size_invalid(declared: Option<u64>, got: u64) -> RegistryError {
 }
 
 /// Verifies the requested digests and publishes the data as a blob of `name`.
+///
+/// sha256 is always verified (DIG-04), sha512 on request (DIG-05), both over the whole
+/// session (PUSH-28); a mismatch is 400 `DIGEST_INVALID` with nothing stored (PUSH-13,
+/// PUSH-17). On success the blob is linked into `name` and readable there with exactly
+/// these bytes (PUSH-10). Two sessions committing the same content both succeed
+/// (PUSH-47, see [`crate::storage::Storage::commit_blob_file`]).
 async fn commit(
     registry: &Registry,
     name: &str,

@@ -1,8 +1,10 @@
-//! Manifest validation on PUT (MPUT-09..26, MFMT-01..19).
+//! Manifest validation on PUT (MPUT-09, MPUT-10, MPUT-11, MPUT-17, MPUT-18, MPUT-25,
+//! MPUT-26 and the manifest formats, MFMT-01 to MFMT-19).
 //!
 //! We parse JSON generically (`serde_json::Value`), not into typed structs: unknown fields
 //! must survive, unknown media types of configs, layers and index children must not be
-//! errors (MPUT-25/26), and the stored bytes are the received bytes, never re-serialized.
+//! errors (MPUT-25, MPUT-26), and the stored bytes are the received bytes, never
+//! re-serialized (MPUT-08).
 
 use base64::Engine as _;
 use serde_json::{Map, Value, json};
@@ -39,7 +41,8 @@ fn invalid(msg: impl Into<String>) -> RegistryError {
     RegistryError::manifest_invalid(msg)
 }
 
-/// Strips parameters from a media type (MPUT-09).
+/// Strips parameters from a media type: request `Content-Type` parameters are ignored
+/// (MPUT-09) and none are served back (HDR-08).
 pub fn bare_media_type(ct: &str) -> &str {
     ct.split(';').next().unwrap_or("").trim()
 }
@@ -51,6 +54,23 @@ pub fn check(body: &[u8], content_type: Option<&str>) -> Result<Checked, Registr
 }
 
 /// [`check`] with the validation defects of the switchboard applied.
+///
+/// - Type: the body's `mediaType` wins; a request `Content-Type` naming another type is 400
+///   `MANIFEST_INVALID` (MPUT-10, MFMT-07); without a body `mediaType` the `Content-Type`
+///   names the type and selects the checks (MPUT-11). OCI image manifest and index and
+///   Docker schema2 manifest and manifest list are understood (MFMT-19); other `+json`
+///   types are opaque JSON.
+/// - Image manifests (OCI, Docker schema2: MFMT-16): `schemaVersion` 2 (MFMT-06), a `config`
+///   descriptor of any media type (MFMT-08), a `layers` array of descriptors, which may be
+///   empty (MFMT-09). An empty config without `artifactType` is accepted: MFMT-10 binds the
+///   manifest's author, and refusing is optional for a registry.
+/// - Indexes (OCI, Docker manifest list: MFMT-17): `schemaVersion` 2 and a `manifests` array,
+///   possibly empty (MFMT-13); children of any media type, nested indexes included (MPUT-26,
+///   MFMT-15). `platform` objects are not checked (MFMT-14 binds the author; the registry
+///   never selects by platform).
+/// - `subject` is a descriptor (MFMT-12), `artifactType` a string (MFMT-04), `annotations`
+///   string→string (MFMT-05). The empty descriptor's `{}` blob (MFMT-11) is an ordinary blob
+///   here: it must be pushed like any other unless sparse manifests are allowed.
 pub fn check_with(
     body: &[u8],
     content_type: Option<&str>,
@@ -172,7 +192,12 @@ struct Desc {
     has_urls: bool,
 }
 
-/// Checks one descriptor (MFMT-01..05).
+/// Checks one descriptor: `mediaType`, `digest` and `size` present and well typed (MFMT-01),
+/// a digest in the general grammar, unknown algorithms allowed (DIG-01, DIG-06), `urls` an
+/// array of strings (MFMT-02: they are never fetched, so only their shape is checked; layers
+/// with `urls` need not be in the registry, MPUT-17), `data` decoding to exactly the
+/// described bytes (MFMT-03), `artifactType` a string (MFMT-04), `annotations`
+/// string→string (MFMT-05). Unknown media types are fine (MPUT-25).
 fn descriptor(v: &Value, at: &str) -> Result<Desc, RegistryError> {
     let o: &Map<String, Value> = v
         .as_object()

@@ -29,7 +29,8 @@ impl Storage {
         is_file(&self.blob_path(d)).await
     }
 
-    /// Whether `name` may serve `d`: linked there and the content still exists.
+    /// Whether `name` may serve `d`: linked there and the content still exists. Blobs are
+    /// per repository (PULL-19), and so is the existence check of manifest PUT (MPUT-16).
     pub async fn blob_linked(&self, name: &str, d: &Digest) -> bool {
         is_file(&self.link_path(name, d)).await && self.blob_exists_globally(d).await
     }
@@ -76,13 +77,15 @@ impl Storage {
         .await
     }
 
-    /// Removes the link of `d` from `name`; the content stays until `gc`.
+    /// Removes the link of `d` from `name` (blob DELETE, MGMT-13); the content, and other
+    /// repositories' links to it, stay until `gc`.
     pub async fn unlink_blob(&self, name: &str, d: &Digest) -> io::Result<bool> {
         atomic::remove_file(self.link_path(name, d)).await
     }
 
     /// Publishes a complete, fsynced file as the content of `d`. When two uploads of the
-    /// same content race, both renames succeed and the content is the same either way.
+    /// same content race, both renames succeed and the content is the same either way
+    /// (PUSH-47).
     pub async fn commit_blob_file(&self, src: &Path, d: &Digest) -> io::Result<()> {
         if self.blob_exists_globally(d).await {
             let _ = tokio::fs::remove_file(src).await;

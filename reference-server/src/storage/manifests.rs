@@ -90,7 +90,8 @@ impl Storage {
         atomic::remove_file(self.tags_dir(name).join(tag)).await
     }
 
-    /// All tags of `name`, in byte order.
+    /// All tags of `name`, in byte (ASCII) order, which both OCI main and Docker allow
+    /// (DISC-04, FUT-07).
     pub async fn list_tags(&self, name: &str) -> io::Result<Vec<String>> {
         let mut tags: Vec<String> = list_dir(&self.tags_dir(name))
             .await?
@@ -101,7 +102,8 @@ impl Storage {
         Ok(tags)
     }
 
-    /// Removes every tag of `name` that points at `d` (manifest delete, MGMT-03).
+    /// Removes every tag of `name` that points at `d`, so they 404 and leave the tag list
+    /// (manifest delete, MGMT-03, DISC-15).
     pub async fn untag_digest(&self, name: &str, d: &Digest) -> io::Result<()> {
         for tag in self.list_tags(name).await? {
             if self.resolve_tag(name, &tag).await?.as_ref() == Some(d) {

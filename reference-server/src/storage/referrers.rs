@@ -49,7 +49,8 @@ impl Storage {
     }
 
     /// Descriptors of the manifests in `name` whose subject is `subject`, sorted by digest.
-    /// Entries whose manifest is gone (a crash between the two writes) are skipped.
+    /// Entries whose manifest is gone (a crash between the two writes) are skipped, so the
+    /// list only names manifests the repository holds (DISC-24, DISC-32).
     pub async fn list_referrers(&self, name: &str, subject: &Digest) -> io::Result<Vec<Value>> {
         let dir = self.referrers_dir(name, subject);
         let mut files = list_dir(&dir).await?;

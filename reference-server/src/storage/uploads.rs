@@ -29,8 +29,10 @@ impl Storage {
         self.session_dir(id).join("data")
     }
 
-    /// Creates a session for `repository`; it appears complete or not at all (the
-    /// directory is prepared under `tmp/` and renamed into `uploads/`).
+    /// Creates a session for `repository` under a fresh random UUID, the unique session
+    /// identifier its `Location` carries (NAME-10); it appears complete or not at all (the
+    /// directory is prepared under `tmp/` and renamed into `uploads/`). Sessions are
+    /// dropped by `gc` after `--upload-max-age`, so abandoned ones expire (PUSH-39).
     pub async fn create_session(&self, repository: &str) -> io::Result<String> {
         let id = uuid::Uuid::new_v4().to_string();
         let info = SessionInfo {

@@ -23,8 +23,9 @@ pub struct Baseline {
 pub struct Expected {
     /// Test name, `<area>::<id>` (or `...@<profile>`).
     pub test: String,
-    /// `fail`, `skip`, `error`, or `flaky` (pass and fail both match: for a registry whose
-    /// answer depends on timing or on its filesystem; the reason must say which).
+    /// `warn`, `fail`, `skip`, `error`, or `flaky` (pass, warn and fail all match: for a
+    /// registry whose answer depends on timing or on its filesystem; the reason must say
+    /// which).
     pub outcome: String,
     /// Why (for humans).
     #[serde(default)]
@@ -38,9 +39,12 @@ impl Baseline {
         let b: Baseline =
             serde_json::from_str(&text).map_err(|e| format!("{}: {e}", path.display()))?;
         for e in &b.expected {
-            if !matches!(e.outcome.as_str(), "fail" | "skip" | "error" | "flaky") {
+            if !matches!(
+                e.outcome.as_str(),
+                "warn" | "fail" | "skip" | "error" | "flaky"
+            ) {
                 return Err(format!(
-                    "{}: {}: outcome {:?} must be fail, skip, error or flaky",
+                    "{}: {}: outcome {:?} must be warn, fail, skip, error or flaky",
                     path.display(),
                     e.test,
                     e.outcome
@@ -70,7 +74,8 @@ pub fn compare(b: &Baseline, reports: &[ScenarioReport]) -> Vec<String> {
             Some(e) => (e.outcome.as_str(), e.reason.as_deref()),
             None => ("pass", None),
         };
-        let matches = want == actual || (want == "flaky" && matches!(actual, "pass" | "fail"));
+        let matches =
+            want == actual || (want == "flaky" && matches!(actual, "pass" | "warn" | "fail"));
         if !matches {
             let mut line = format!("{}: baseline says {want}, got {actual}", r.name);
             if want != "pass" && want != "flaky" && actual == "pass" {
@@ -103,20 +108,9 @@ pub fn unknown_entries(b: &Baseline, known: &std::collections::HashSet<String>) 
 mod tests {
     use super::*;
     use crate::events::Outcome;
-    use std::time::Duration;
 
     fn report(name: &str, outcome: Outcome) -> ScenarioReport {
-        ScenarioReport {
-            name: name.into(),
-            area: "a".into(),
-            case: name.into(),
-            title: String::new(),
-            profile: None,
-            requirements: vec![],
-            file: Default::default(),
-            outcome,
-            duration: Duration::ZERO,
-        }
+        crate::events::sample_report(name, &[], outcome)
     }
 
     fn fail() -> Outcome {
@@ -124,6 +118,7 @@ mod tests {
             summary: "s".into(),
             details: "d".into(),
             requirements: vec![],
+            cause: "c".into(),
         }
     }
 
@@ -157,6 +152,30 @@ mod tests {
     }
 
     #[test]
+    fn warnings_are_an_outcome_of_their_own() {
+        let b: Baseline = serde_json::from_value(serde_json::json!({"expected": [
+            {"test": "a::w", "outcome": "warn", "reason": "no Link header (MAY)"}
+        ]}))
+        .unwrap();
+        let warn = || Outcome::Warn {
+            summary: "s".into(),
+            details: "d".into(),
+            requirements: vec![],
+            cause: "c".into(),
+        };
+        assert!(compare(&b, &[report("a::w", warn())]).is_empty());
+        assert_eq!(
+            compare(&b, &[report("a::w", Outcome::Pass), report("a::v", warn())]),
+            vec![
+                "a::w: baseline says warn, got pass (fixed: remove it from the baseline) \
+                 [baseline reason: no Link header (MAY)]"
+                    .to_owned(),
+                "a::v: baseline says pass, got warn".to_owned(),
+            ]
+        );
+    }
+
+    #[test]
     fn bad_outcomes_are_rejected() {
         let dir = tempfile::tempdir().unwrap();
         let p = dir.path().join("b.json");
@@ -164,7 +183,7 @@ mod tests {
         assert!(
             Baseline::load(&p)
                 .unwrap_err()
-                .contains("must be fail, skip, error or flaky")
+                .contains("must be warn, fail, skip, error or flaky")
         );
         std::fs::write(
             &p,

@@ -67,11 +67,22 @@ pub fn matrix(
             if !scenarios.is_empty() {
                 t.covered += 1;
             }
-            let failed = ran
-                .iter()
-                .any(|x| matches!(&x.outcome, Outcome::Fail { requirements, .. } if requirements.contains(&r.id)));
+            // Broken in this run: a failure names it, or a setup step that broke it
+            // blocked some scenario (its outcome is `error`, naming this ID).
+            let broke = |x: &&ScenarioReport| match &x.outcome {
+                Outcome::Fail { requirements, .. } | Outcome::Error { requirements, .. } => {
+                    requirements.contains(&r.id)
+                }
+                _ => false,
+            };
+            let failed = reports.iter().any(|x| broke(&x));
+            let warned = ran.iter().any(|x| {
+                matches!(&x.outcome, Outcome::Warn { requirements, .. } if requirements.contains(&r.id))
+            });
             let label = if failed {
                 "fail"
+            } else if warned {
+                "warn"
             } else if ran.iter().any(|x| x.outcome == Outcome::Pass) {
                 "pass"
             } else if ran
@@ -127,7 +138,6 @@ pub fn render(rows: &[Row], t: &Totals) -> String {
 mod tests {
     use super::*;
     use crate::loader::Requirement;
-    use std::time::Duration;
 
     fn req(id: &str, excused: Option<&str>) -> Requirement {
         Requirement {
@@ -137,21 +147,14 @@ mod tests {
             source: String::new(),
             summary: String::new(),
             excused: excused.map(str::to_owned),
+            check: None,
+            url: None,
+            docker_url: None,
         }
     }
 
     fn report(name: &str, reqs: &[&str], outcome: Outcome) -> ScenarioReport {
-        ScenarioReport {
-            name: name.into(),
-            area: "a".into(),
-            case: name.into(),
-            title: String::new(),
-            profile: None,
-            requirements: reqs.iter().map(|s| s.to_string()).collect(),
-            file: Default::default(),
-            outcome,
-            duration: Duration::ZERO,
-        }
+        crate::events::sample_report(name, reqs, outcome)
     }
 
     #[test]
@@ -174,6 +177,7 @@ mod tests {
                     summary: String::new(),
                     details: String::new(),
                     requirements: vec!["R-2".into()],
+                    cause: String::new(),
                 },
             ),
             report("a::skip", &["R-4"], Outcome::Skip { reason: "x".into() }),

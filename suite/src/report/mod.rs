@@ -31,12 +31,6 @@ pub fn xml_safe(s: &str) -> String {
     out
 }
 
-/// XML-safe text for inside a CDATA section: `]]>` is split across two sections, so a
-/// parser reads back exactly the original text.
-pub fn cdata_safe(s: &str) -> String {
-    xml_safe(s).replace("]]>", "]]]]><![CDATA[>")
-}
-
 /// XML-safe single line for attributes (parsers fold newlines in attributes to spaces).
 pub fn one_line(s: &str) -> String {
     xml_safe(s).lines().next().unwrap_or("").to_owned()
@@ -47,9 +41,8 @@ mod tests {
     use super::*;
 
     #[test]
-    fn strips_ansi_and_controls_and_splits_cdata_end() {
+    fn strips_ansi_and_controls() {
         assert_eq!(xml_safe("\u{1b}[31mred\u{1b}[0m\u{7}\r\nx\ty"), "red\nx\ty");
-        assert_eq!(cdata_safe("a]]>b"), "a]]]]><![CDATA[>b");
         assert_eq!(one_line("first\nsecond"), "first");
     }
 }

@@ -15,7 +15,8 @@ use reqwest::{Method, StatusCode, Url};
 
 use crate::client::{Body, BodyCheck, HttpClient, OutBody, OutRequest};
 use crate::expect::{Items, Problem};
-use crate::model::{Profile, Step, StepKind};
+use crate::levels::Levels;
+use crate::model::{LevelSpec, Profile, Step, StepKind};
 use crate::vars::{Missing, Vars};
 
 /// What one scenario run shares between its steps.
@@ -30,6 +31,12 @@ pub struct ScenarioState<'a> {
     pub pushed: Mutex<BTreeSet<(String, String)>>,
     /// The label of the step running now (for timeout messages).
     pub current: Mutex<String>,
+    /// How binding each requirement is (judges `also` expectations as they run).
+    pub levels: &'a Levels,
+    /// Mixed into the seeds of anonymous generated bodies (unique per trial).
+    pub seed_mix: u64,
+    /// Violated expectations below MUST so far: the scenario goes on, and ends `warn`.
+    pub warnings: Mutex<Vec<Failure>>,
 }
 
 /// Why a scenario stops at a step.
@@ -54,6 +61,10 @@ pub struct Failure {
     pub problems: Vec<Problem>,
     /// The exchange transcript.
     pub exchange: String,
+    /// The level stated on the step or `also` entry (else the requirements' level).
+    pub level: Option<LevelSpec>,
+    /// Whether the step was a preparation (see [`Step::setup`]).
+    pub setup: bool,
 }
 
 /// Longest transcript kept in a failure message.
@@ -68,6 +79,17 @@ impl Failure {
             .map(Problem::summary)
             .unwrap_or_default();
         format!("[{}] {}: {first}", self.requirements.join(", "), self.step)
+    }
+
+    /// The root cause: the broken requirement and what it asks, without the parts that
+    /// differ between scenarios (step labels, URLs, digests, the actual answer).
+    pub fn cause(&self) -> String {
+        let what = self
+            .problems
+            .first()
+            .map(|p| format!("{}: expected {}", p.what, one_line(&p.expected)))
+            .unwrap_or_default();
+        format!("[{}] {what}", self.requirements.join(", "))
     }
 
     /// The full message: requirement, request, diffs, exchange.
@@ -98,6 +120,16 @@ impl Failure {
     }
 }
 
+/// Folds a multi-line value onto one line, cut at 100 characters.
+fn one_line(s: &str) -> String {
+    let folded: String = s.lines().map(str::trim).collect::<Vec<_>>().join(" ");
+    if folded.chars().count() > 100 {
+        format!("{}...", folded.chars().take(97).collect::<String>())
+    } else {
+        folded
+    }
+}
+
 /// A failure of `step` with problems and the exchange.
 pub(crate) fn fail(
     step: &Step,
@@ -105,12 +137,27 @@ pub(crate) fn fail(
     problems: Vec<Problem>,
     exchange: String,
 ) -> StepEnd {
+    fail_as(step, &step.requirements, request, problems, exchange)
+}
+
+/// A failure of `step` that breaks `requirements` rather than the step's own: the
+/// built-in flows name the requirement of the operation that went wrong (a blob PUT
+/// without `Location` breaks PUSH-08, whatever the scenario is about).
+pub(crate) fn fail_as(
+    step: &Step,
+    requirements: &[String],
+    request: Option<String>,
+    problems: Vec<Problem>,
+    exchange: String,
+) -> StepEnd {
     StepEnd::Fail(Box::new(Failure {
         step: step.label.clone(),
-        requirements: step.requirements.clone(),
+        requirements: requirements.to_vec(),
         request,
         problems,
         exchange,
+        level: step.level.clone(),
+        setup: step.setup,
     }))
 }
 

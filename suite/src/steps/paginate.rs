@@ -42,6 +42,8 @@ pub(super) async fn run(
     }
     let mut items: Vec<Value> = Vec::new();
     let mut pages = 0u64;
+    // Whether the page being read was asked for with `last=` (no `Link` was sent).
+    let mut via_last = false;
     // Transcripts of every page, so a failure shows the whole walk.
     let mut walk = String::new();
     loop {
@@ -88,6 +90,18 @@ pub(super) async fn run(
             }
         };
         match doc.pointer(&spec.collect) {
+            // A page asked for with `last=` that repeats an item already collected: the
+            // registry ignored `last` (or `n`), and walking on would only loop.
+            Some(Value::Array(a)) if via_last && a.iter().any(|x| items.contains(x)) => {
+                return Err(page_fail(
+                    Problem::new(
+                        format!("page {pages} {} (asked with last=)", spec.collect),
+                        "only items after the last one of the previous page",
+                        Value::Array(a.clone()).to_string(),
+                    ),
+                    walk,
+                ));
+            }
             Some(Value::Array(a)) => items.extend(a.iter().cloned()),
             // `"tags": null` is how several registries spell an empty page.
             Some(Value::Null) => {}
@@ -102,13 +116,29 @@ pub(super) async fn run(
                 ));
             }
         }
+        let page_len = match doc.pointer(&spec.collect) {
+            Some(Value::Array(a)) => a.len(),
+            _ => 0,
+        };
         let next = ex
             .headers
             .get_all("link")
             .iter()
             .filter_map(|v| v.to_str().ok())
             .find_map(next_link);
-        let Some(next) = next else { break };
+        let next = match next {
+            Some(n) => n,
+            // OCI: "A `Link` header MAY be included"; a client that asked for `n` and got a
+            // full page continues itself with `last=<the last item>`.
+            None if spec.last_fallback => match last_fallback(&url, page_len, &items) {
+                Some(u) => {
+                    via_last = true;
+                    u.to_string()
+                }
+                None => break,
+            },
+            None => break,
+        };
         url = match ex.url.join(&next) {
             Ok(u) => u,
             Err(e) => {
@@ -151,6 +181,31 @@ pub(super) async fn run(
             walk,
         ))
     }
+}
+
+/// The next page's URL when a registry sends no `Link`: the same query with
+/// `last=<the last item so far>`, when the page was full (`n` items, `n` from the query).
+/// A page shorter than `n` (or a walk without `n`) is the last one.
+fn last_fallback(url: &reqwest::Url, page_len: usize, items: &[Value]) -> Option<reqwest::Url> {
+    let n = url
+        .query_pairs()
+        .find(|(k, _)| k == "n")
+        .and_then(|(_, v)| v.parse::<usize>().ok())?;
+    if n == 0 || page_len < n {
+        return None;
+    }
+    let last = items.last()?.as_str()?.to_owned();
+    let kept: Vec<(String, String)> = url
+        .query_pairs()
+        .filter(|(k, _)| k != "last")
+        .map(|(k, v)| (k.into_owned(), v.into_owned()))
+        .collect();
+    let mut next = url.clone();
+    next.query_pairs_mut()
+        .clear()
+        .extend_pairs(kept)
+        .append_pair("last", &last);
+    Some(next)
 }
 
 /// The target of the `rel="next"` entry of a `Link` header value, if any.
@@ -198,6 +253,33 @@ fn split_links(h: &str) -> Vec<&str> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn without_link_a_full_page_continues_after_its_last_item() {
+        let url = reqwest::Url::parse("http://r/v2/x/tags/list?n=2").unwrap();
+        let items = vec![Value::from("a"), Value::from("b")];
+        assert_eq!(
+            last_fallback(&url, 2, &items).unwrap().as_str(),
+            "http://r/v2/x/tags/list?n=2&last=b"
+        );
+        let second = reqwest::Url::parse("http://r/v2/x/tags/list?n=2&last=b").unwrap();
+        let more = vec![
+            Value::from("a"),
+            Value::from("b"),
+            Value::from("c"),
+            Value::from("d"),
+        ];
+        assert_eq!(
+            last_fallback(&second, 2, &more).unwrap().as_str(),
+            "http://r/v2/x/tags/list?n=2&last=d"
+        );
+        assert!(
+            last_fallback(&url, 1, &items).is_none(),
+            "a short page is the last"
+        );
+        let no_n = reqwest::Url::parse("http://r/v2/x/tags/list").unwrap();
+        assert!(last_fallback(&no_n, 5, &items).is_none());
+    }
 
     #[test]
     fn finds_the_next_link() {

@@ -2,7 +2,9 @@
 
 use reqwest::{Method, Url};
 
-use super::{Exchange, ScenarioState, StepEnd, exchange, fail, missing, request_line, simple};
+use super::{
+    Exchange, ScenarioState, StepEnd, exchange, fail, fail_as, missing, request_line, simple,
+};
 use crate::client::{BodyCheck, OutBody, OutRequest};
 use crate::content::Item;
 use crate::expect::Problem;
@@ -13,23 +15,56 @@ use crate::vars::Vars;
 const DEFAULT_CHUNK: u64 = 1024 * 1024;
 const OCTET: &str = "application/octet-stream";
 
-/// Sends `req` and checks the status is one of `allowed`.
+/// The requirement each operation of the built-in flows rests on: a failure names this
+/// one, so a registry that breaks one upload rule gets one root cause, not a failure of
+/// whatever each scenario was about.
+mod ids {
+    /// POST opens a session: 202 with `Location`.
+    pub const OPEN: &str = "PUSH-01";
+    /// PUT `?digest=` with the blob (or closing a session): 201 with `Location`.
+    pub const PUT: &str = "PUSH-08";
+    /// Single POST `?digest=` with the body: 201, or 202 with a session.
+    pub const SINGLE_POST: &str = "PUSH-16";
+    /// PATCH with `Content-Range` appends: 202.
+    pub const PATCH: &str = "PUSH-18";
+    /// An accepted PATCH answers with `Location` and `Range`.
+    pub const PATCH_LOCATION: &str = "PUSH-20";
+    /// PATCH without `Content-Range` streams into the session (Docker, MAY).
+    pub const STREAMED: &str = "PUSH-25";
+    /// The last chunk may travel in the closing PUT (MAY).
+    pub const FINAL_IN_PUT: &str = "PUSH-26";
+    /// After the 201 the blob is readable in that repository.
+    pub const READABLE: &str = "PUSH-10";
+    /// PUT manifest by tag: 201.
+    pub const MANIFEST_BY_TAG: &str = "MPUT-01";
+    /// PUT manifest by digest: 201.
+    pub const MANIFEST_BY_DIGEST: &str = "MPUT-02";
+}
+
+fn id_list(id: &str) -> Vec<String> {
+    vec![id.to_owned()]
+}
+
+/// Sends `req` and checks the status is one of `allowed`; a failure breaks `id`.
 async fn expect_status(
     st: &ScenarioState<'_>,
     step: &Step,
-    what: &str,
+    (what, id): (&str, &str),
     req: OutRequest,
     allowed: &[u16],
 ) -> Result<Exchange, StepEnd> {
-    let ex = exchange(st, step, &req, BodyCheck::default()).await?;
+    let ex = exchange(st, step, &req, BodyCheck::default())
+        .await
+        .map_err(|e| with_requirement(e, id))?;
     if !allowed.contains(&ex.status.as_u16()) {
         let expected = allowed
             .iter()
             .map(u16::to_string)
             .collect::<Vec<_>>()
             .join(" or ");
-        return Err(fail(
+        return Err(fail_as(
             step,
+            &id_list(id),
             Some(request_line(&req)),
             vec![Problem::new(
                 format!("{what}: status"),
@@ -42,12 +77,28 @@ async fn expect_status(
     Ok(ex)
 }
 
+/// A transport failure during an operation breaks that operation's requirement too.
+fn with_requirement(e: StepEnd, id: &str) -> StepEnd {
+    match e {
+        StepEnd::Fail(mut f) => {
+            f.requirements = id_list(id);
+            StepEnd::Fail(f)
+        }
+        other => other,
+    }
+}
+
 /// The `Location` of a response resolved against the URL that answered (RFC 9110), or a
-/// failure when it is missing.
-fn location(step: &Step, what: &str, ex: &Exchange) -> Result<(String, Url), StepEnd> {
+/// failure of `id` when it is missing.
+fn location(
+    step: &Step,
+    (what, id): (&str, &str),
+    ex: &Exchange,
+) -> Result<(String, Url), StepEnd> {
     let Some(raw) = ex.header("location") else {
-        return Err(fail(
+        return Err(fail_as(
             step,
+            &id_list(id),
             None,
             vec![Problem::new(
                 format!("{what}: header Location"),
@@ -59,8 +110,9 @@ fn location(step: &Step, what: &str, ex: &Exchange) -> Result<(String, Url), Ste
     };
     match ex.url.join(&raw) {
         Ok(u) => Ok((raw, u)),
-        Err(e) => Err(fail(
+        Err(e) => Err(fail_as(
             step,
+            &id_list(id),
             None,
             vec![Problem::new(
                 format!("{what}: header Location"),
@@ -116,7 +168,7 @@ async fn open_session(
     step: &Step,
     uploads: Url,
 ) -> Result<(Exchange, Url), StepEnd> {
-    let what = "POST (open session)";
+    let what = ("POST (open session)", ids::OPEN);
     let headers = vec![("Content-Length".to_owned(), "0".to_owned())];
     let post = simple(Method::POST, uploads, headers, OutBody::Empty);
     let open = expect_status(st, step, what, post, &[202]).await?;
@@ -156,7 +208,7 @@ pub(super) async fn blob(
                 octet(),
                 content_body(item, blob, 0, len, false),
             );
-            expect_status(st, step, "PUT (whole blob)", put, &[201]).await?
+            expect_status(st, step, ("PUT (whole blob)", ids::PUT), put, &[201]).await?
         }
         PushMethod::SinglePost => {
             let post = simple(
@@ -168,21 +220,32 @@ pub(super) async fn blob(
             let ex = expect_status(
                 st,
                 step,
-                "POST ?digest= (single request)",
+                ("POST ?digest= (single request)", ids::SINGLE_POST),
                 post,
                 &[201, 202],
             )
             .await?;
             if ex.status.as_u16() == 202 {
                 // The registry does not take the blob in the POST: it opened a session.
-                let (_, loc) = location(step, "POST ?digest= (202 fallback)", &ex)?;
+                let (_, loc) = location(
+                    step,
+                    ("POST ?digest= (202 fallback)", ids::SINGLE_POST),
+                    &ex,
+                )?;
                 let put = simple(
                     Method::PUT,
                     with_digest(loc, &digest),
                     octet(),
                     content_body(item, blob, 0, len, false),
                 );
-                expect_status(st, step, "PUT (after 202 fallback)", put, &[201]).await?
+                expect_status(
+                    st,
+                    step,
+                    ("PUT (after 202 fallback)", ids::PUT),
+                    put,
+                    &[201],
+                )
+                .await?
             } else {
                 ex
             }
@@ -213,12 +276,17 @@ pub(super) async fn blob(
                     content_body(item, blob, start, end, false),
                 );
                 let what = format!("PATCH (bytes {start}-{})", end - 1);
-                let ex = expect_status(st, step, &what, patch, &[202]).await?;
+                let ex = expect_status(st, step, (&what, ids::PATCH), patch, &[202]).await?;
                 if ex.header("location").is_some() {
-                    loc = location(step, &what, &ex)?.1;
+                    loc = location(step, (&what, ids::PATCH_LOCATION), &ex)?.1;
                 }
                 start = end;
             }
+            let close_id = if final_in_put {
+                ids::FINAL_IN_PUT
+            } else {
+                ids::PUT
+            };
             let put = if final_in_put && start < len {
                 let mut headers = octet();
                 headers.push(("Content-Range".to_owned(), format!("{start}-{}", len - 1)));
@@ -236,7 +304,7 @@ pub(super) async fn blob(
                     OutBody::Empty,
                 )
             };
-            expect_status(st, step, "PUT (close session)", put, &[201]).await?
+            expect_status(st, step, ("PUT (close session)", close_id), put, &[201]).await?
         }
         PushMethod::Streamed => {
             let (_, loc) = open_session(st, step, uploads).await?;
@@ -246,18 +314,19 @@ pub(super) async fn blob(
                 octet(),
                 content_body(item, blob, 0, len, true),
             );
-            let ex = expect_status(st, step, "PATCH (streamed)", patch, &[202]).await?;
-            let (_, loc) = location(step, "PATCH (streamed)", &ex)?;
+            let what = ("PATCH (streamed)", ids::STREAMED);
+            let ex = expect_status(st, step, what, patch, &[202]).await?;
+            let (_, loc) = location(step, what, &ex)?;
             let put = simple(
                 Method::PUT,
                 with_digest(loc, &digest),
                 vec![("Content-Length".to_owned(), "0".to_owned())],
                 OutBody::Empty,
             );
-            expect_status(st, step, "PUT (close session)", put, &[201]).await?
+            expect_status(st, step, ("PUT (close session)", ids::PUT), put, &[201]).await?
         }
     };
-    let (raw_loc, _) = location(step, "blob created", &final_ex)?;
+    let (raw_loc, _) = location(step, ("blob created", ids::PUT), &final_ex)?;
     vars.set(format!("blob.{blob}.location"), raw_loc);
 
     let head = simple(
@@ -266,7 +335,8 @@ pub(super) async fn blob(
         vec![],
         OutBody::Empty,
     );
-    expect_status(st, step, "HEAD (blob exists after upload)", head, &[200]).await?;
+    let what = ("HEAD (blob exists after upload)", ids::READABLE);
+    expect_status(st, step, what, head, &[200]).await?;
     Ok(())
 }
 
@@ -309,7 +379,12 @@ pub(super) async fn manifest(
         headers,
         body,
     );
-    let ex = expect_status(st, step, "PUT manifest", put, &[201]).await?;
+    let id = if push.reference == "digest" {
+        ids::MANIFEST_BY_DIGEST
+    } else {
+        ids::MANIFEST_BY_TAG
+    };
+    let ex = expect_status(st, step, ("PUT manifest", id), put, &[201]).await?;
     if let Some(l) = ex.header("location") {
         vars.set(format!("manifest.{manifest}.location"), l);
     }
