@@ -203,6 +203,11 @@ impl HttpClient {
         Ok(HttpClient { inner, cfg })
     }
 
+    /// Whether requests carry credentials.
+    pub fn has_credentials(&self) -> bool {
+        self.cfg.auth.is_some()
+    }
+
     /// The registry base URL.
     pub fn base(&self) -> &Url {
         &self.cfg.base

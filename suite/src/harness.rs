@@ -219,10 +219,14 @@ pub fn run(settings: Settings, args: Arguments) -> ExitCode {
         Ok(c) => c,
         Err(e) => return setup_error(e),
     };
-    let unreachable = rt.block_on(runner::preflight(&client));
-    if let Some(e) = &unreachable {
-        eprintln!("registry-conformance: {e}");
-    }
+    let unreachable = match rt.block_on(runner::preflight(&client)) {
+        runner::Preflight::Ready => None,
+        runner::Preflight::Unreachable(e) => {
+            eprintln!("registry-conformance: {e}");
+            Some(e)
+        }
+        runner::Preflight::NeedsCredentials(msg) => return setup_error(msg),
+    };
     let ctx = Arc::new(RunContext {
         client,
         namespace: namespace.clone(),

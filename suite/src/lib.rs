@@ -4,7 +4,8 @@
 //! Layout (nextest style: engine here, thin CLI in `main.rs`):
 //! - [`model`], [`loader`]: the scenario format and its validation;
 //! - [`vars`], [`content`]: variables and body sources (deterministic, streamed blobs);
-//! - [`auth`], [`client`]: HTTP with timeouts, redirects, 429 handling and transcripts;
+//! - [`auth`], [`challenge`], [`client`]: credentials, `WWW-Authenticate` parsing, HTTP with
+//!   timeouts, redirects, 429 handling and transcripts;
 //! - [`expect`], [`levels`], [`steps`], [`runner`]: expectations, how binding each one is,
 //!   step kinds, one scenario run;
 //! - [`plan`], [`harness`]: trials for libtest-mimic, one run end to end;
@@ -12,6 +13,7 @@
 //!   baseline).
 
 pub mod auth;
+pub mod challenge;
 pub mod client;
 pub mod content;
 pub mod error;

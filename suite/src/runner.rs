@@ -53,20 +53,60 @@ impl RunContext {
     }
 }
 
-/// Checks that the registry answers `GET /v2/` at all; the error text when it does not.
-pub async fn preflight(client: &HttpClient) -> Option<String> {
+/// What `GET /v2/` said before the run.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Preflight {
+    /// The registry answered (any status but a 401 that credentials could fix).
+    Ready,
+    /// No answer at all: every trial becomes an error saying so.
+    Unreachable(String),
+    /// 401 and no credentials were given: the run stops at once with this message, rather
+    /// than reporting the same 401 in every scenario.
+    NeedsCredentials(String),
+}
+
+/// Checks that the registry answers `GET /v2/`, and that it does not want credentials the
+/// run lacks (AUTH-01: an unauthenticated request gets 401 with a challenge).
+pub async fn preflight(client: &HttpClient) -> Preflight {
     let url = match client.url_for_path("/v2/") {
         Ok(u) => u,
-        Err(e) => return Some(format!("bad registry URL: {e}")),
+        Err(e) => return Preflight::Unreachable(format!("bad registry URL: {e}")),
     };
     let req = simple(Method::GET, url.clone(), vec![], OutBody::Empty);
     match client.send(&req).await {
-        Ok(_) => None,
-        Err(e) => Some(format!(
+        Ok(resp) if resp.status.as_u16() == 401 && !client.has_credentials() => {
+            Preflight::NeedsCredentials(needs_credentials(
+                client,
+                &resp.header_values("www-authenticate"),
+            ))
+        }
+        Ok(_) => Preflight::Ready,
+        Err(e) => Preflight::Unreachable(format!(
             "the registry at {} does not answer GET /v2/: {e}",
             client.base()
         )),
     }
+}
+
+/// The message for a registry that answered 401 to an anonymous `GET /v2/`: the challenge
+/// it sent and what to pass.
+fn needs_credentials(client: &HttpClient, challenges: &[String]) -> String {
+    let lines: Vec<&str> = challenges.iter().map(String::as_str).collect();
+    let described = match crate::challenge::parse(&lines) {
+        Ok(cs) if !cs.is_empty() => cs
+            .iter()
+            .map(|c| format!("WWW-Authenticate: {}", c.describe()))
+            .collect::<Vec<_>>()
+            .join("; "),
+        Ok(_) => "no WWW-Authenticate header (RFC 9110 requires one with a 401)".to_owned(),
+        Err(e) => format!("an unparsable WWW-Authenticate header ({e})"),
+    };
+    format!(
+        "the registry at {} requires authentication: GET /v2/ answered 401 with {described}. \
+         Pass credentials with --username and --password (REGISTRY_USERNAME, \
+         REGISTRY_PASSWORD); every scenario would otherwise fail the same way",
+        client.base()
+    )
 }
 
 /// Runs one trial and sends its events; returns the report.
