@@ -49,6 +49,17 @@ async fn official_conformance_requests_get_404_manifest_unknown() {
     );
 }
 
+/// HEAD answers 404; GET and DELETE answer 404 `MANIFEST_UNKNOWN`.
+async fn unknown_on_read_and_delete(t: &TestRegistry, path: &str) {
+    let r = t.head(path).await;
+    assert_eq!(r.status(), StatusCode::NOT_FOUND, "HEAD {path}");
+    for m in [Method::GET, Method::DELETE] {
+        let r = t.req(m.clone(), path).send().await.unwrap();
+        assert_eq!(r.status(), StatusCode::NOT_FOUND, "{m} {path}");
+        assert_eq!(codes(r).await, ["MANIFEST_UNKNOWN"], "{m} {path}");
+    }
+}
+
 #[tokio::test]
 async fn invalid_tags_are_unknown_manifests_on_read_and_delete() {
     let t = start().await;
@@ -56,13 +67,7 @@ async fn invalid_tags_are_unknown_manifests_on_read_and_delete() {
     let long = "t".repeat(129);
     for tag in [long.as_str(), "-lead", ".dot", "a%20b", "%C3%A9"] {
         let path = format!("/v2/r/manifests/{tag}");
-        let r = t.head(&path).await;
-        assert_eq!(r.status(), StatusCode::NOT_FOUND, "HEAD {tag}");
-        for m in [Method::GET, Method::DELETE] {
-            let r = t.req(m.clone(), &path).send().await.unwrap();
-            assert_eq!(r.status(), StatusCode::NOT_FOUND, "{m} {tag}");
-            assert_eq!(codes(r).await, ["MANIFEST_UNKNOWN"], "{m} {tag}");
-        }
+        unknown_on_read_and_delete(&t, &path).await;
         let r = t.put_manifest("r", tag, OCI_MANIFEST, &manifest).await;
         assert_eq!(r.status(), StatusCode::BAD_REQUEST, "PUT {tag}");
         assert_eq!(codes(r).await, ["TAG_INVALID"], "PUT {tag}");
@@ -91,14 +96,7 @@ async fn unusable_digests_are_unknown_manifests_on_read_and_delete() {
         unsupported.as_str(),
         "a:b",
     ] {
-        let path = format!("/v2/r/manifests/{reference}");
-        let r = t.head(&path).await;
-        assert_eq!(r.status(), StatusCode::NOT_FOUND, "HEAD {reference}");
-        for m in [Method::GET, Method::DELETE] {
-            let r = t.req(m.clone(), &path).send().await.unwrap();
-            assert_eq!(r.status(), StatusCode::NOT_FOUND, "{m} {reference}");
-            assert_eq!(codes(r).await, ["MANIFEST_UNKNOWN"], "{m} {reference}");
-        }
+        unknown_on_read_and_delete(&t, &format!("/v2/r/manifests/{reference}")).await;
     }
     // A PUT by a malformed or unsupported digest is a client error (NAME-08, DIG-09).
     for reference in ["sha256:abc", upper.as_str(), unsupported.as_str(), "a:b"] {

@@ -77,6 +77,15 @@ impl Outcome {
         }
     }
 
+    /// The cause, for rewriting it in place.
+    pub fn cause_mut(&mut self) -> Option<&mut String> {
+        match self {
+            Outcome::Warn { cause, .. } | Outcome::Fail { cause, .. } => Some(cause),
+            Outcome::Error { cause, .. } => cause.as_mut(),
+            Outcome::Pass | Outcome::Skip { .. } => None,
+        }
+    }
+
     /// Whether the run's exit code must be non-zero for this outcome.
     pub fn is_failure(&self) -> bool {
         matches!(self, Outcome::Fail { .. } | Outcome::Error { .. })

@@ -41,25 +41,27 @@ impl Problem {
     /// One line: `status: expected 201, got 202`. Multi-line values (pretty JSON) are
     /// folded onto one line and cut at 100 characters.
     pub fn summary(&self) -> String {
-        let one = |s: &str| {
-            let folded: String = s.lines().map(str::trim).collect::<Vec<_>>().join(" ");
-            if folded.chars().count() > 100 {
-                format!("{}...", folded.chars().take(97).collect::<String>())
-            } else {
-                folded
-            }
-        };
         format!(
             "{}: expected {}, got {}",
             self.what,
-            one(&self.expected),
-            one(&self.actual)
+            one_line(&self.expected),
+            one_line(&self.actual)
         )
     }
 
     /// The summary line followed by a unified diff of expected against actual.
     pub fn render(&self) -> String {
         format!("{}\n{}", self.summary(), diff(&self.expected, &self.actual))
+    }
+}
+
+/// A value folded onto one line and cut at 100 characters (pretty JSON in summaries).
+pub fn one_line(s: &str) -> String {
+    let folded: String = s.lines().map(str::trim).collect::<Vec<_>>().join(" ");
+    if folded.chars().count() > 100 {
+        format!("{}...", folded.chars().take(97).collect::<String>())
+    } else {
+        folded
     }
 }
 

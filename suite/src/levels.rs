@@ -67,21 +67,17 @@ impl Levels {
         if s.profiles.len() < 2 {
             return false;
         }
-        fn walk<'a>(steps: &'a [Step], out: &mut Vec<(&'a [String], Option<&'a LevelSpec>)>) {
-            for st in steps {
-                out.extend(st.judgements());
-            }
-        }
-        let mut all = Vec::new();
-        walk(&s.steps, &mut all);
-        all.iter().any(|(ids, explicit)| {
-            let mut verdicts = s
-                .profiles
-                .iter()
-                .map(|p| self.judge(ids, *explicit, *p).fails());
-            let first = verdicts.next();
-            verdicts.any(|v| Some(v) != first)
-        })
+        s.steps
+            .iter()
+            .flat_map(Step::judgements)
+            .any(|(ids, explicit)| {
+                let mut verdicts = s
+                    .profiles
+                    .iter()
+                    .map(|p| self.judge(ids, explicit, *p).fails());
+                let first = verdicts.next();
+                verdicts.any(|v| Some(v) != first)
+            })
     }
 }
 

@@ -2,7 +2,7 @@
 //! scenario timeout, clean-up, and the outcome.
 
 use std::collections::{BTreeSet, HashMap};
-use std::sync::Mutex;
+use std::sync::{LazyLock, Mutex};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
@@ -191,7 +191,8 @@ pub async fn run_trial(
 
 async fn run_scenario(ctx: &RunContext, s: &Scenario, plan: &TrialPlan) -> Outcome {
     let mut vars = Vars::new(&ctx.namespace, &plan.repo);
-    let items = match prepare(s, &mut vars, vars::trial_seed(&plan.repo)) {
+    let seed_mix = vars::trial_seed(&plan.repo);
+    let items = match prepare(s, &mut vars, seed_mix) {
         Ok(i) => i,
         Err(e) => {
             return Outcome::Error {
@@ -209,7 +210,7 @@ async fn run_scenario(ctx: &RunContext, s: &Scenario, plan: &TrialPlan) -> Outco
         pushed: Mutex::new(BTreeSet::new()),
         current: Mutex::new(String::new()),
         levels: &ctx.levels,
-        seed_mix: vars::trial_seed(&plan.repo),
+        seed_mix,
         warnings: Mutex::new(Vec::new()),
     };
     let steps = async {
@@ -223,7 +224,7 @@ async fn run_scenario(ctx: &RunContext, s: &Scenario, plan: &TrialPlan) -> Outco
         let _ = tokio::time::timeout(CLEANUP_TIMEOUT, cleanup(&state, s, &vars)).await;
     }
     let mut warnings = state.warnings.lock().map(|w| w.clone()).unwrap_or_default();
-    let outcome = match result {
+    let mut outcome = match result {
         Ok(Ok(())) => warned(warnings),
         Ok(Err(StepEnd::Skip(reason))) => Outcome::Skip { reason },
         Ok(Err(StepEnd::Fail(f))) => judge(ctx, s, plan, *f, &mut warnings),
@@ -246,47 +247,10 @@ async fn run_scenario(ctx: &RunContext, s: &Scenario, plan: &TrialPlan) -> Outco
             }
         }
     };
-    generic_causes(outcome, ctx, plan)
-}
-
-/// The outcome with its cause made generic (see [`generic_cause`]).
-fn generic_causes(outcome: Outcome, ctx: &RunContext, plan: &TrialPlan) -> Outcome {
-    match outcome {
-        Outcome::Warn {
-            summary,
-            details,
-            requirements,
-            cause,
-        } => Outcome::Warn {
-            cause: generic_cause(&cause, ctx, plan),
-            summary,
-            details,
-            requirements,
-        },
-        Outcome::Fail {
-            summary,
-            details,
-            requirements,
-            cause,
-        } => Outcome::Fail {
-            cause: generic_cause(&cause, ctx, plan),
-            summary,
-            details,
-            requirements,
-        },
-        Outcome::Error {
-            summary,
-            details,
-            requirements,
-            cause,
-        } => Outcome::Error {
-            cause: cause.map(|c| generic_cause(&c, ctx, plan)),
-            summary,
-            details,
-            requirements,
-        },
-        other => other,
+    if let Some(cause) = outcome.cause_mut() {
+        *cause = generic_cause(cause, ctx, plan);
     }
+    outcome
 }
 
 /// The outcome of a step that did not hold:
@@ -343,10 +307,10 @@ fn generic_cause(cause: &str, ctx: &RunContext, plan: &TrialPlan) -> String {
     if !ctx.namespace.is_empty() {
         c = c.replace(&ctx.namespace, "<namespace>");
     }
-    match regex::Regex::new(r"sha(256:[0-9a-f]{64}|512:[0-9a-f]{128})") {
-        Ok(re) => re.replace_all(&c, "<digest>").into_owned(),
-        Err(_) => c,
-    }
+    static DIGEST: LazyLock<regex::Regex> = LazyLock::new(|| {
+        regex::Regex::new(r"sha(256:[0-9a-f]{64}|512:[0-9a-f]{128})").expect("a valid regex")
+    });
+    DIGEST.replace_all(&c, "<digest>").into_owned()
 }
 
 /// `pass` without warnings, else `warn` with all of them.

@@ -12,6 +12,8 @@
 //! `cargo test -p suite --test mutation -- --nocapture` prints the kill-rate table.
 //! `MUTATION_JOBS` sets how many suite runs go at once (default 3).
 
+mod outcomes;
+
 use std::collections::BTreeSet;
 use std::path::Path;
 use std::process::Command;
@@ -19,8 +21,6 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Instant;
 
-use quick_xml::Reader;
-use quick_xml::events::{BytesStart, Event};
 use reference_server::Defect;
 
 /// One testcase of a run that did not pass: failed, could not be set up, or warned.
@@ -45,63 +45,25 @@ struct Verdict {
     stderr: String,
 }
 
-fn attr(e: &BytesStart, key: &str) -> String {
-    e.attributes()
-        .flatten()
-        .find(|a| a.key.as_ref() == key.as_bytes())
-        .and_then(|a| {
-            a.normalized_value(quick_xml::XmlVersion::Explicit1_0)
-                .ok()
-                .map(|v| v.into_owned())
-        })
-        .unwrap_or_default()
-}
-
-/// The testcases of a JUnit file whose `outcome` property is fail, error or warn, with
-/// the IDs of their `cause` property. A defect that breaks a SHOULD is noticed as a
-/// warning (the suite never fails a registry for a SHOULD), which counts as caught.
+/// The testcases of a JUnit file whose `outcome` is fail, error or warn, with the IDs of
+/// their `cause`. A defect that breaks a SHOULD is noticed as a warning (the suite never
+/// fails a registry for a SHOULD), which counts as caught.
 fn failures(junit: &Path) -> Vec<Failure> {
-    let xml = std::fs::read_to_string(junit).unwrap_or_default();
-    let mut reader = Reader::from_str(&xml);
-    let mut out = Vec::new();
-    let mut case = String::new();
-    let mut outcome = String::new();
-    let mut cause = String::new();
-    loop {
-        match reader.read_event() {
-            Ok(Event::Start(e) | Event::Empty(e)) => match e.name().as_ref() {
-                b"testcase" => {
-                    case = attr(&e, "name");
-                    outcome.clear();
-                    cause.clear();
-                }
-                b"property" => match attr(&e, "name").as_str() {
-                    "outcome" => outcome = attr(&e, "value"),
-                    "cause" => cause = attr(&e, "value"),
-                    _ => {}
-                },
-                _ => {}
-            },
-            Ok(Event::End(e)) if e.name().as_ref() == b"testcase" => {
-                if matches!(outcome.as_str(), "fail" | "error" | "warn") {
-                    let requirements = cause
-                        .strip_prefix('[')
-                        .and_then(|m| m.split_once(']'))
-                        .map(|(ids, _)| ids.split(',').map(|s| s.trim().to_string()).collect())
-                        .unwrap_or_default();
-                    out.push(Failure {
-                        case: case.clone(),
-                        outcome: outcome.clone(),
-                        requirements,
-                        message: cause.clone(),
-                    });
-                }
-            }
-            Ok(Event::Eof) | Err(_) => break,
-            Ok(_) => {}
-        }
-    }
-    out
+    outcomes::cases(junit)
+        .into_iter()
+        .filter(|(_, c)| matches!(c.outcome.as_str(), "fail" | "error" | "warn"))
+        .map(|(case, c)| Failure {
+            case,
+            requirements: c
+                .cause
+                .strip_prefix('[')
+                .and_then(|m| m.split_once(']'))
+                .map(|(ids, _)| ids.split(',').map(|s| s.trim().to_string()).collect())
+                .unwrap_or_default(),
+            outcome: c.outcome,
+            message: c.cause,
+        })
+        .collect()
 }
 
 fn run_one(defect: Defect, dir: &Path) -> Verdict {

@@ -30,7 +30,8 @@ enum Reference {
     Digest(Digest),
 }
 
-/// The reference of a GET, HEAD or DELETE, or `None` when it cannot name any manifest.
+/// The reference of a GET, HEAD or DELETE, or 404 `MANIFEST_UNKNOWN` when it cannot name any
+/// manifest.
 ///
 /// A reference that is neither a valid tag (NAME-07) nor a well-formed digest of a
 /// supported algorithm cannot name anything stored here, so reads and deletes answer
@@ -42,11 +43,14 @@ enum Reference {
 /// distribution answers 404 here too. The same holds for a malformed digest (`sha256:abc`,
 /// upper-case hex) and a digest of an unsupported algorithm: DIG-09's 400 covers blob
 /// paths, `?digest=`, `?mount=` and referrers, not manifest references.
-fn read_reference(s: &str, defects: Defects) -> Option<Reference> {
-    if s.contains(':') {
-        return s.parse().ok().map(Reference::Digest);
-    }
-    (names::is_valid_tag(s) || defects::tag_ok(defects, s)).then(|| Reference::Tag(s.to_string()))
+fn read_reference(s: &str, defects: Defects) -> Result<Reference, RegistryError> {
+    let r = if s.contains(':') {
+        s.parse().ok().map(Reference::Digest)
+    } else {
+        (names::is_valid_tag(s) || defects::tag_ok(defects, s))
+            .then(|| Reference::Tag(s.to_string()))
+    };
+    r.ok_or_else(|| unusable_reference(s))
 }
 
 /// The reference of a PUT, where a bad one is the client's mistake and gets 400: a
@@ -111,8 +115,7 @@ pub async fn get(
     if !storage.repo_exists(name).await {
         return Err(RegistryError::name_unknown(name));
     }
-    let r = read_reference(reference, registry.config.defects)
-        .ok_or_else(|| unusable_reference(reference))?;
+    let r = read_reference(reference, registry.config.defects)?;
     let unknown = || RegistryError::manifest_unknown(reference);
     let d = resolve(registry, name, &r).await?.ok_or_else(unknown)?;
     let meta = storage.manifest_meta(name, &d).await?.ok_or_else(unknown)?;
@@ -394,7 +397,7 @@ pub async fn delete(
     if !storage.repo_exists(name).await {
         return Err(RegistryError::name_unknown(name));
     }
-    let r = read_reference(reference, defects).ok_or_else(|| unusable_reference(reference))?;
+    let r = read_reference(reference, defects)?;
     match r {
         Reference::Tag(t) => {
             // Delete by tag removes only the tag (MGMT-07, MGMT-09).

@@ -14,7 +14,7 @@ use reqwest::header::HeaderMap;
 use reqwest::{Method, StatusCode, Url};
 
 use crate::client::{Body, BodyCheck, HttpClient, OutBody, OutRequest};
-use crate::expect::{Items, Problem};
+use crate::expect::{Items, Problem, one_line};
 use crate::levels::Levels;
 use crate::model::{LevelSpec, Profile, Step, StepKind};
 use crate::vars::{Missing, Vars};
@@ -71,6 +71,25 @@ pub struct Failure {
 const MAX_EXCHANGE: usize = 8 * 1024;
 
 impl Failure {
+    /// A failure of `step` that breaks `requirements`, at the step's level.
+    pub(crate) fn of(
+        step: &Step,
+        requirements: &[String],
+        request: Option<String>,
+        problems: Vec<Problem>,
+        exchange: String,
+    ) -> Failure {
+        Failure {
+            step: step.label.clone(),
+            requirements: requirements.to_vec(),
+            request,
+            problems,
+            exchange,
+            level: step.level.clone(),
+            setup: step.setup,
+        }
+    }
+
     /// One line for summaries and JUnit `message`.
     pub fn summary(&self) -> String {
         let first = self
@@ -120,16 +139,6 @@ impl Failure {
     }
 }
 
-/// Folds a multi-line value onto one line, cut at 100 characters.
-fn one_line(s: &str) -> String {
-    let folded: String = s.lines().map(str::trim).collect::<Vec<_>>().join(" ");
-    if folded.chars().count() > 100 {
-        format!("{}...", folded.chars().take(97).collect::<String>())
-    } else {
-        folded
-    }
-}
-
 /// A failure of `step` with problems and the exchange.
 pub(crate) fn fail(
     step: &Step,
@@ -150,15 +159,13 @@ pub(crate) fn fail_as(
     problems: Vec<Problem>,
     exchange: String,
 ) -> StepEnd {
-    StepEnd::Fail(Box::new(Failure {
-        step: step.label.clone(),
-        requirements: requirements.to_vec(),
+    StepEnd::Fail(Box::new(Failure::of(
+        step,
+        requirements,
         request,
         problems,
         exchange,
-        level: step.level.clone(),
-        setup: step.setup,
-    }))
+    )))
 }
 
 /// A variable without value at run time: an earlier step that should have captured it

@@ -89,6 +89,7 @@ pub(super) async fn run(
                 ));
             }
         };
+        let page_len;
         match doc.pointer(&spec.collect) {
             // A page asked for with `last=` that repeats an item already collected: the
             // registry ignored `last` (or `n`), and walking on would only loop.
@@ -102,9 +103,12 @@ pub(super) async fn run(
                     walk,
                 ));
             }
-            Some(Value::Array(a)) => items.extend(a.iter().cloned()),
+            Some(Value::Array(a)) => {
+                page_len = a.len();
+                items.extend(a.iter().cloned());
+            }
             // `"tags": null` is how several registries spell an empty page.
-            Some(Value::Null) => {}
+            Some(Value::Null) => page_len = 0,
             other => {
                 return Err(page_fail(
                     Problem::new(
@@ -116,10 +120,6 @@ pub(super) async fn run(
                 ));
             }
         }
-        let page_len = match doc.pointer(&spec.collect) {
-            Some(Value::Array(a)) => a.len(),
-            _ => 0,
-        };
         let next = ex
             .headers
             .get_all("link")

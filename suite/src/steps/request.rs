@@ -115,15 +115,14 @@ pub(super) async fn run(
         if problems.is_empty() {
             continue;
         }
-        let failure = Failure {
-            step: step.label.clone(),
-            requirements: a.requirements.clone(),
-            request: Some(request_line(&out)),
+        let mut failure = Failure::of(
+            step,
+            &a.requirements,
+            Some(request_line(&out)),
             problems,
-            exchange: ex.transcript.clone(),
-            level: a.level.clone(),
-            setup: step.setup,
-        };
+            ex.transcript.clone(),
+        );
+        failure.level = a.level.clone();
         let level = st
             .levels
             .judge(&a.requirements, a.level.as_ref(), st.profile);

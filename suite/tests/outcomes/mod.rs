@@ -30,31 +30,53 @@ pub fn run_embedded(args: &[&str], junit: &Path) -> Output {
 
 fn attr(e: &BytesStart, k: &str) -> String {
     e.attributes()
-        .filter_map(Result::ok)
+        .flatten()
         .find(|a| a.key.as_ref() == k.as_bytes())
-        .map(|a| String::from_utf8_lossy(&a.value).into_owned())
+        .and_then(|a| {
+            a.normalized_value(quick_xml::XmlVersion::Explicit1_0)
+                .ok()
+                .map(|v| v.into_owned())
+        })
         .unwrap_or_default()
+}
+
+/// One testcase's `outcome` and `cause` properties (the cause is empty when it passed).
+#[derive(Debug, Clone, Default)]
+pub struct Case {
+    pub outcome: String,
+    pub cause: String,
+}
+
+/// Test name (`area::case`) → its outcome and cause, from the JUnit properties.
+pub fn cases(junit: &Path) -> BTreeMap<String, Case> {
+    let xml = std::fs::read_to_string(junit).unwrap_or_default();
+    let mut reader = Reader::from_str(&xml);
+    let mut out: BTreeMap<String, Case> = BTreeMap::new();
+    let mut name = String::new();
+    loop {
+        match reader.read_event() {
+            Ok(Event::Start(e)) if e.name().as_ref() == b"testcase" => {
+                name = format!("{}::{}", attr(&e, "classname"), attr(&e, "name"));
+            }
+            Ok(Event::Empty(e)) if e.name().as_ref() == b"property" => {
+                let case = out.entry(name.clone()).or_default();
+                match attr(&e, "name").as_str() {
+                    "outcome" => case.outcome = attr(&e, "value"),
+                    "cause" => case.cause = attr(&e, "value"),
+                    _ => {}
+                }
+            }
+            Ok(Event::Eof) | Err(_) => break,
+            Ok(_) => {}
+        }
+    }
+    out
 }
 
 /// Test name (`area::case`) → outcome (`pass`, `warn`, `fail`, `skip`, `error`).
 pub fn outcomes(junit: &Path) -> BTreeMap<String, String> {
-    let xml = std::fs::read_to_string(junit).unwrap_or_default();
-    let mut reader = Reader::from_str(&xml);
-    let mut out = BTreeMap::new();
-    let mut case = String::new();
-    loop {
-        match reader.read_event().expect("well-formed XML") {
-            Event::Start(e) if e.name().as_ref() == b"testcase" => {
-                case = format!("{}::{}", attr(&e, "classname"), attr(&e, "name"));
-            }
-            Event::Empty(e)
-                if e.name().as_ref() == b"property" && attr(&e, "name") == "outcome" =>
-            {
-                out.insert(case.clone(), attr(&e, "value"));
-            }
-            Event::Eof => break,
-            _ => {}
-        }
-    }
-    out
+    cases(junit)
+        .into_iter()
+        .map(|(name, c)| (name, c.outcome))
+        .collect()
 }
