@@ -2,7 +2,12 @@
 """Real-client interop: the ORAS Python SDK (PyPI `oras`, 0.2.x) against a
 plain-HTTP registry.
 
-usage: oras.py HOST:PORT [--expect-referrers]
+usage: oras.py HOST:PORT [--expect-referrers] [--username USER]
+
+With --username, the password comes from the environment variable
+ORAS_PASSWORD (never from the command line, where `ps` would show it) and the
+SDK authenticates with it: Basic, or the Docker token flow when the registry
+answers with a Bearer challenge.
 
 What it shows:
 - an artifact pushed with the SDK's own `push` (chunked POST/PATCH/PUT upload,
@@ -72,13 +77,17 @@ def expect(cond: bool, what: str) -> None:
 
 
 class Interop:
-    def __init__(self, host: str, expect_referrers: bool, work: str):
+    def __init__(self, host: str, expect_referrers: bool, work: str, username: str | None = None):
         self.host = host
         self.expect_referrers = expect_referrers
         self.work = work
         self.repo = f"interop/oras-{os.getpid()}-{random.randrange(1 << 30)}"
         self.ref = f"{host}/{self.repo}"
         self.client = oras.client.OrasClient(hostname=host, insecure=True)
+        if username:
+            # The SDK's own credential path: Basic to the registry, or to the
+            # token realm when a Bearer challenge comes back.
+            self.client.auth.set_basic_auth(username, os.environ.get("ORAS_PASSWORD", ""))
         self.prefix = f"oras@{host}"
         self.passed = 0
         self.failed = 0
@@ -345,9 +354,10 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("host", help="registry HOST:PORT (plain HTTP)")
     parser.add_argument("--expect-referrers", action="store_true", help="fail if the referrers API is missing or incomplete")
+    parser.add_argument("--username", help="authenticate as USER; the password is read from $ORAS_PASSWORD")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as work:
-        return Interop(args.host, args.expect_referrers, work).run()
+        return Interop(args.host, args.expect_referrers, work, args.username).run()
 
 
 if __name__ == "__main__":
