@@ -1486,4 +1486,82 @@ mod tests {
         v["steps"][0]["profile_expect"] = json!({"docker-v3": {}});
         assert!(load(v).is_err());
     }
+
+    #[test]
+    fn as_identities_load_and_reader_needs_the_capability() {
+        let mut v = base();
+        v["capabilities"] = json!(["reader"]);
+        v["steps"][0]["as"] = json!("reader");
+        v["steps"][0]["capture"]["tok"] = json!({"json": ["/token", "/access_token"]});
+        v["steps"][1]["as"] = json!({"bearer": "${tok}"});
+        v["steps"].as_array_mut().unwrap().push(json!(
+            {"request": {"method": "GET", "path": "/v2/"}, "as": "anonymous"}));
+        v["steps"].as_array_mut().unwrap().push(json!(
+            {"request": {"method": "GET", "url": "${upload}"},
+             "as": {"basic": {"username": "${reader_username}", "password": "wrong"}}}));
+        v["steps"].as_array_mut().unwrap().push(json!(
+            {"alter_token": {"from": "tok", "into": "forged", "how": "alg-none"}}));
+        v["steps"].as_array_mut().unwrap().push(json!(
+            {"request": {"method": "GET", "path": "/v2/"}, "as": {"bearer": "${forged}"}}));
+        let s = load(v).unwrap();
+        match (&s.steps[0].kind, &s.steps[1].kind, &s.steps[3].kind) {
+            (StepKind::Request(a), StepKind::Request(b), StepKind::Request(d)) => {
+                assert_eq!(a.identity, AsSpec::Reader);
+                assert_eq!(b.identity, AsSpec::Bearer("${tok}".into()));
+                assert!(matches!(d.identity, AsSpec::Basic { .. }));
+            }
+            other => panic!("{other:?}"),
+        }
+        assert!(matches!(s.steps[4].kind, StepKind::AlterToken(_)));
+
+        let e = broken(|v| v["steps"][0]["as"] = json!("reader"));
+        assert!(
+            e.contains("needs \"reader\" in the scenario's capabilities"),
+            "{e}"
+        );
+        let e = broken(|v| v["steps"][0]["as"] = json!("admin"));
+        assert!(e.contains("as \"admin\": give"), "{e}");
+        let e = broken(|v| v["steps"][0]["as"] = json!({"bearer": "${nope}"}));
+        assert!(e.contains("unknown variable ${nope}"), "{e}");
+        let e = broken(|v| v["steps"][0]["as"] = json!({"basic": {"username": "u"}}));
+        assert!(e.contains("give"), "{e}");
+        let e = broken(|v| {
+            v["steps"][0]["push_blob"] = json!("layer");
+            v["steps"][0].as_object_mut().unwrap().remove("request");
+            v["steps"][0].as_object_mut().unwrap().remove("expect");
+            v["steps"][0].as_object_mut().unwrap().remove("capture");
+            v["steps"][0]["as"] = json!("anonymous");
+        });
+        assert!(
+            e.contains("field as does not belong to a push_blob step"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn alter_token_and_capture_lists_are_checked() {
+        let e = broken(|v| {
+            v["steps"].as_array_mut().unwrap().push(json!(
+                {"alter_token": {"from": "nothing", "into": "x", "how": "claims"}}));
+        });
+        assert!(e.contains("alter_token.from"), "{e}");
+        let e = broken(|v| {
+            v["steps"].as_array_mut().unwrap().push(json!(
+                {"alter_token": {"from": "upload", "into": "repo", "how": "claims"}}));
+        });
+        assert!(e.contains("alter_token.into"), "{e}");
+        let e = broken(|v| {
+            v["steps"].as_array_mut().unwrap().push(json!(
+                {"alter_token": {"from": "upload", "into": "x", "how": "rot13"}}));
+        });
+        assert!(e.contains("rot13"), "{e}");
+        let e = broken(|v| v["steps"][0]["capture"] = json!({"t": {"json": []}}));
+        assert!(e.contains("at least one pointer"), "{e}");
+        let e = broken(|v| v["steps"][0]["capture"] = json!({"t": {"json": ["/a", "b"]}}));
+        assert!(e.contains("\"b\" is not a JSON pointer"), "{e}");
+        // ${username} and ${reader_username} are built in.
+        let mut v = base();
+        v["steps"][0]["request"]["headers"] = json!({"X-Who": "${username}/${reader_username}"});
+        load(v).unwrap();
+    }
 }

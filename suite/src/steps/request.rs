@@ -508,6 +508,32 @@ mod tests {
             "{\"k\":1}"
         );
         assert!(captured(&spec(serde_json::json!({"json": "/missing"})), &e).is_err());
+        // A list: the first pointer present wins.
+        let tok = ex(&[], br#"{"access_token":"a","expires_in":60}"#);
+        assert_eq!(
+            captured(
+                &spec(serde_json::json!({"json": ["/token", "/access_token"]})),
+                &tok
+            )
+            .unwrap(),
+            "a"
+        );
+        let both = ex(&[], br#"{"token":"t","access_token":"a"}"#);
+        assert_eq!(
+            captured(
+                &spec(serde_json::json!({"json": ["/token", "/access_token"]})),
+                &both
+            )
+            .unwrap(),
+            "t"
+        );
+        // A failed capture never shows a token value.
+        let p = captured(
+            &spec(serde_json::json!({"json": "/x"})),
+            &ex(&[], br#"{"token":"sekrit""#),
+        )
+        .unwrap_err();
+        assert!(!p.summary().contains("sekrit"), "{}", p.summary());
         assert!(
             captured(
                 &spec(serde_json::json!({"json": "/n"})),
