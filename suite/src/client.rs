@@ -16,6 +16,8 @@ use reqwest::{Method, StatusCode, Url};
 use crate::auth::Auth;
 use crate::content::{ContentReader, Hasher};
 use crate::model::Algorithm;
+use crate::token::TokenCache;
+use crate::token_flow::FlowState;
 
 /// Redirect hops followed at most.
 pub const MAX_REDIRECTS: usize = 5;
@@ -52,12 +54,16 @@ impl Default for RetryPolicy {
 pub struct ClientConfig {
     /// Registry base URL (`http://host:port`, maybe with a path prefix).
     pub base: Url,
-    /// Credentials.
+    /// The run's (writer's) credentials.
     pub auth: Auth,
+    /// The reader identity (may pull, not push or delete), if configured.
+    pub reader: Option<Auth>,
     /// Per-request timeout (connect + headers + body).
     pub request_timeout: Duration,
     /// Accept invalid TLS certificates.
     pub insecure: bool,
+    /// A PEM file of extra trust anchors (`--ca-cert`), on top of the system roots.
+    pub ca_cert: Option<std::path::PathBuf>,
     /// 429 handling.
     pub retry: RetryPolicy,
 }
@@ -66,7 +72,69 @@ pub struct ClientConfig {
 #[derive(Debug, Clone)]
 pub struct HttpClient {
     inner: reqwest::Client,
-    cfg: ClientConfig,
+    pub(crate) cfg: ClientConfig,
+    /// Tokens and what each identity learnt per repository (shared by every trial).
+    pub(crate) flow: std::sync::Arc<FlowState>,
+}
+
+/// Whose credentials a request carries (AUTH-02, AUTH-05, AUTH-27; the `as` field of
+/// request steps).
+#[derive(Clone, Default, PartialEq, Eq)]
+pub enum Identity {
+    /// The run's credentials, with the whole challenge / token flow.
+    #[default]
+    Writer,
+    /// The reader identity, with the whole flow.
+    Reader,
+    /// No credentials and no flow: a 401 and its challenge are the answer.
+    Anonymous,
+    /// `Authorization: Bearer <value>` as given; no flow, no retry.
+    Bearer(String),
+    /// `Authorization: Basic` as given; no flow, no retry.
+    Basic {
+        /// User name.
+        username: String,
+        /// Password (never printed).
+        password: String,
+    },
+}
+
+impl std::fmt::Debug for Identity {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.label())
+    }
+}
+
+impl Identity {
+    /// How transcripts name it (never a secret).
+    pub fn label(&self) -> &'static str {
+        match self {
+            Identity::Writer => "writer",
+            Identity::Reader => "reader",
+            Identity::Anonymous => "anonymous",
+            Identity::Bearer(_) => "a given bearer token",
+            Identity::Basic { .. } => "given basic credentials",
+        }
+    }
+}
+
+/// An `Authorization` header to attach.
+#[derive(Clone, PartialEq, Eq)]
+pub(crate) enum AuthHeader {
+    Basic { username: String, password: String },
+    Bearer(String),
+}
+
+/// Scheme, host and port: credentials never cross from one origin to another (AUTH-27).
+pub(crate) type Origin = (String, Option<String>, Option<u16>);
+
+/// The origin of a URL.
+pub(crate) fn origin(u: &Url) -> Origin {
+    (
+        u.scheme().to_owned(),
+        u.host_str().map(str::to_owned),
+        u.port_or_known_default(),
+    )
 }
 
 /// A request body.
@@ -100,6 +168,12 @@ pub struct OutRequest {
     pub body: OutBody,
     /// Follow 3xx.
     pub follow_redirects: bool,
+    /// Whose credentials it carries.
+    pub identity: Identity,
+    /// The step named this absolute URL itself (a token endpoint, say): the identity's
+    /// credentials go to its origin too (raw: Basic once, no flow). Built-in flows leave
+    /// it `false`, so a `Location` elsewhere never receives credentials.
+    pub own_url: bool,
 }
 
 /// Why no response arrived.
@@ -151,7 +225,7 @@ pub struct Response {
     /// The URL that answered (after redirects).
     pub url: Url,
     inner: reqwest::Response,
-    transcript: String,
+    pub(crate) transcript: String,
 }
 
 /// What to do with a response body while it streams in.
@@ -193,19 +267,47 @@ pub struct Body {
 impl HttpClient {
     /// Builds the client.
     pub fn new(cfg: ClientConfig) -> Result<HttpClient, crate::error::HarnessError> {
-        let inner = reqwest::Client::builder()
+        let mut builder = reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
             .timeout(cfg.request_timeout)
             .connect_timeout(cfg.request_timeout.min(Duration::from_secs(10)))
-            .tls_danger_accept_invalid_certs(cfg.insecure)
+            .tls_danger_accept_invalid_certs(cfg.insecure);
+        if let Some(path) = &cfg.ca_cert {
+            builder = builder.tls_certs_merge(load_ca_certs(path)?);
+        }
+        let inner = builder
             .build()
             .map_err(|e| crate::error::HarnessError::Client(error_chain(&e)))?;
-        Ok(HttpClient { inner, cfg })
+        Ok(HttpClient {
+            inner,
+            cfg,
+            flow: std::sync::Arc::new(FlowState::default()),
+        })
     }
 
-    /// Whether requests carry credentials.
+    /// Whether the run's requests carry credentials (any source).
     pub fn has_credentials(&self) -> bool {
         self.cfg.auth.is_some()
+    }
+
+    /// Whether a reader identity is configured.
+    pub fn has_reader(&self) -> bool {
+        self.cfg.reader.is_some()
+    }
+
+    /// The writer's user name, if any (`${username}`).
+    pub fn username(&self) -> Option<&str> {
+        self.cfg.auth.username()
+    }
+
+    /// The reader's user name, if any (`${reader_username}`).
+    pub fn reader_username(&self) -> Option<&str> {
+        self.cfg.reader.as_ref().and_then(Auth::username)
+    }
+
+    /// The token cache of the run.
+    pub fn tokens(&self) -> &TokenCache {
+        &self.flow.tokens
     }
 
     /// The registry base URL.
@@ -229,9 +331,67 @@ impl HttpClient {
         self.cfg.base.join(url).map_err(|e| e.to_string())
     }
 
-    /// Sends a request, following redirects and waiting out 429s as configured.
+    /// Sends a request as its [`Identity`] says, following redirects and waiting out 429s
+    /// as configured. `Writer` and `Reader` answer challenges (Basic, or a token from the
+    /// Bearer realm, AUTH-02/03/05/10/14) and retry once; the other identities send what
+    /// they hold and take the answer as it is.
     pub async fn send(&self, req: &OutRequest) -> Result<Response, HttpError> {
-        let mut transcript = String::new();
+        let on_registry = origin(&req.url) == origin(&self.cfg.base);
+        let target = (on_registry || req.own_url).then(|| origin(&req.url));
+        let who = req.identity.label();
+        let given = match &req.identity {
+            Identity::Anonymous => None,
+            Identity::Bearer(t) => Some(AuthHeader::Bearer(t.clone())),
+            Identity::Basic { username, password } => Some(AuthHeader::Basic {
+                username: username.clone(),
+                password: password.clone(),
+            }),
+            Identity::Writer | Identity::Reader => {
+                let auth = self.auth_of(&req.identity);
+                match auth {
+                    // A token used as is (`--token`, `registrytoken`): the registry only.
+                    Auth::Bearer { token } => {
+                        let header = AuthHeader::Bearer(token.clone());
+                        let to = on_registry.then(|| origin(&req.url));
+                        return self
+                            .send_raw(req, Some(&header), to.as_ref(), who, String::new())
+                            .await;
+                    }
+                    _ if on_registry => return self.send_with_flow(req, auth).await,
+                    // The step's own URL elsewhere (a token endpoint): Basic once, raw.
+                    Auth::Basic { username, password } => Some(AuthHeader::Basic {
+                        username: username.clone(),
+                        password: password.clone(),
+                    }),
+                    _ => None,
+                }
+            }
+        };
+        self.send_raw(req, given.as_ref(), target.as_ref(), who, String::new())
+            .await
+    }
+
+    /// The credentials of `Writer` or `Reader` (a missing reader is anonymous; the loader
+    /// and the harness keep reader steps from running without one).
+    pub(crate) fn auth_of(&self, identity: &Identity) -> &Auth {
+        static NONE: Auth = Auth::None;
+        match identity {
+            Identity::Reader => self.cfg.reader.as_ref().unwrap_or(&NONE),
+            _ => &self.cfg.auth,
+        }
+    }
+
+    /// One request with a fixed `Authorization` (sent only to `cred_origin`, never across
+    /// a redirect to another scheme, host or port: AUTH-27), redirects and 429s handled.
+    /// `transcript` holds what came before (a refused first attempt, a token fetch).
+    pub(crate) async fn send_raw(
+        &self,
+        req: &OutRequest,
+        authz: Option<&AuthHeader>,
+        cred_origin: Option<&Origin>,
+        who: &str,
+        mut transcript: String,
+    ) -> Result<Response, HttpError> {
         let mut method = req.method.clone();
         let mut url = req.url.clone();
         let mut body = req.body.clone();
@@ -239,15 +399,21 @@ impl HttpClient {
         let mut retries = 0;
         let mut waited = Duration::ZERO;
         loop {
+            let hop_auth = authz.filter(|_| cred_origin == Some(&origin(&url)));
             write_request(
                 &mut transcript,
                 &method,
                 &url,
                 &req.headers,
                 &body,
-                self.sends_auth(&url),
+                hop_auth.is_some(),
+                who,
             );
-            let resp = match self.build(&method, &url, &req.headers, &body).send().await {
+            let resp = match self
+                .build(&method, &url, &req.headers, &body, hop_auth)
+                .send()
+                .await
+            {
                 Ok(r) => r,
                 Err(e) => {
                     return Err(HttpError {
@@ -309,20 +475,13 @@ impl HttpClient {
         }
     }
 
-    /// Credentials go only to the registry's own host, never to a redirect target elsewhere
-    /// (blob storage), as browsers and the docker client do.
-    fn sends_auth(&self, url: &Url) -> bool {
-        self.cfg.auth.is_some()
-            && url.host_str() == self.cfg.base.host_str()
-            && url.port_or_known_default() == self.cfg.base.port_or_known_default()
-    }
-
     fn build(
         &self,
         method: &Method,
         url: &Url,
         headers: &[(String, String)],
         body: &OutBody,
+        authz: Option<&AuthHeader>,
     ) -> reqwest::RequestBuilder {
         let mut rb = self.inner.request(method.clone(), url.clone());
         let mut user_length = false;
@@ -335,8 +494,12 @@ impl HttpClient {
                 rb = rb.header(name, value);
             }
         }
-        if self.sends_auth(url) {
-            rb = self.cfg.auth.apply(rb);
+        match authz {
+            Some(AuthHeader::Basic { username, password }) => {
+                rb = rb.basic_auth(username, Some(password));
+            }
+            Some(AuthHeader::Bearer(t)) => rb = rb.bearer_auth(t),
+            None => {}
         }
         match body {
             OutBody::Empty => {
@@ -378,8 +541,25 @@ fn carries_body(m: &Method) -> bool {
     matches!(*m, Method::POST | Method::PUT | Method::PATCH)
 }
 
+/// The trust anchors of a `--ca-cert` file: a setup error naming the file when it cannot
+/// be read or holds no certificate.
+fn load_ca_certs(
+    path: &std::path::Path,
+) -> Result<Vec<reqwest::Certificate>, crate::error::HarnessError> {
+    let bad = |why: String| {
+        crate::error::HarnessError::Client(format!("--ca-cert {}: {why}", path.display()))
+    };
+    let pem = std::fs::read(path).map_err(|e| bad(format!("cannot read: {e}")))?;
+    let certs = reqwest::Certificate::from_pem_bundle(&pem)
+        .map_err(|e| bad(format!("not a PEM certificate bundle: {}", error_chain(&e))))?;
+    if certs.is_empty() {
+        return Err(bad("holds no PEM CERTIFICATE block".to_owned()));
+    }
+    Ok(certs)
+}
+
 impl Response {
-    fn new(inner: reqwest::Response, transcript: String) -> Response {
+    pub(crate) fn new(inner: reqwest::Response, transcript: String) -> Response {
         Response {
             status: inner.status(),
             headers: inner.headers().clone(),
@@ -518,6 +698,7 @@ fn write_request(
     headers: &[(String, String)],
     body: &OutBody,
     auth: bool,
+    who: &str,
 ) {
     let _ = writeln!(t, "> {method} {url}");
     for (k, v) in headers {
@@ -529,7 +710,9 @@ fn write_request(
         let _ = writeln!(t, "> {k}: {shown}");
     }
     if auth {
-        let _ = writeln!(t, "> Authorization: <redacted>");
+        let _ = writeln!(t, "> Authorization: <redacted> (as {who})");
+    } else if who != "writer" {
+        let _ = writeln!(t, "> (as {who}: no credentials to this URL)");
     }
     if let OutBody::Content {
         reader,
@@ -573,7 +756,8 @@ fn write_body(t: &mut String, b: &Body) {
     }
 }
 
-/// Text as-is; binary as a hex preview, so transcripts stay readable and XML-safe.
+/// Text as-is but for secrets in JSON fields (`token`, ...: [`crate::redact`]); binary as
+/// a hex preview, so transcripts stay readable and XML-safe.
 pub fn printable(bytes: &[u8]) -> String {
     match std::str::from_utf8(bytes) {
         Ok(s)
@@ -581,7 +765,7 @@ pub fn printable(bytes: &[u8]) -> String {
                 .chars()
                 .any(|c| c.is_control() && !matches!(c, '\n' | '\r' | '\t')) =>
         {
-            s.to_owned()
+            crate::redact::redact_json_secrets(s)
         }
         _ => {
             let n = bytes.len().min(64);

@@ -11,6 +11,7 @@ use reqwest::Url;
 
 use crate::auth::Auth;
 use crate::client::{ClientConfig, HttpClient, RetryPolicy};
+use crate::credentials;
 use crate::events::{self, Outcome};
 use crate::levels::Levels;
 use crate::loader;
@@ -18,6 +19,9 @@ use crate::model::Profile;
 use crate::plan::{self, TrialPlan};
 use crate::report;
 use crate::runner::{self, RunContext};
+
+/// Why `reader` scenarios skip when no reader identity is configured.
+pub const NO_READER: &str = "no reader identity (--reader-username/--reader-password)";
 
 /// Exit code for a run that could not start (bad arguments, fixtures dir missing, ...).
 pub const EXIT_SETUP: u8 = 2;
@@ -35,10 +39,17 @@ pub struct Settings {
     pub profiles: Vec<Profile>,
     /// JUnit output path (the summary goes next to it as `summary.txt`).
     pub junit: PathBuf,
-    /// Credentials.
-    pub auth: Auth,
+    /// Credential flags (`--username/--password`, `--token`); without them the files of
+    /// [`crate::credentials`] are read.
+    pub credentials: credentials::Flags,
+    /// Where credential files and helpers are looked for.
+    pub credential_env: credentials::Env,
+    /// The reader identity (`--reader-username/--reader-password`), if any.
+    pub reader: Option<Auth>,
     /// Accept invalid TLS certificates.
     pub insecure: bool,
+    /// Extra trust anchors (PEM) for the registry's and token server's certificates.
+    pub ca_cert: Option<PathBuf>,
     /// The fixtures directory.
     pub fixtures: PathBuf,
     /// Capabilities the registry lacks.
@@ -144,6 +155,12 @@ pub fn run(settings: Settings, args: Arguments) -> ExitCode {
     if let Err(e) = plan::check_namespace(&namespace) {
         return setup_error(e);
     }
+    // Without a reader identity the scenarios that need one skip, saying what to pass.
+    let mut without_reasons = std::collections::BTreeMap::new();
+    if settings.reader.is_none() && !without.contains("reader") {
+        without.insert("reader".to_owned());
+        without_reasons.insert("reader".to_owned(), NO_READER.to_owned());
+    }
     let plans = plan::plan_without(&fx, &settings.profiles, &namespace, &without);
 
     if args.list {
@@ -209,9 +226,26 @@ pub fn run(settings: Settings, args: Arguments) -> ExitCode {
         Ok(u) => return setup_error(format!("--url {u}: only http and https are supported")),
         Err(e) => return setup_error(format!("--url {base}: {e}")),
     };
+    // Credential files are keyed by `host[:port]`, the port only when not the default.
+    let host = match (base.host_str(), base.port()) {
+        (Some(h), Some(p)) => format!("{h}:{p}"),
+        (Some(h), None) => h.to_owned(),
+        (None, _) => String::new(),
+    };
+    let resolved =
+        match credentials::resolve(&settings.credentials, &host, &settings.credential_env) {
+            Ok(r) => r,
+            Err(e) => return setup_error(format!("credentials: {e}")),
+        };
+    let reader_desc = match settings.reader.as_ref().and_then(Auth::username) {
+        Some(u) => format!("--reader-username ({u})"),
+        None => "none".to_owned(),
+    };
     let client = match HttpClient::new(ClientConfig {
         base,
-        auth: settings.auth.clone(),
+        auth: resolved.auth.clone(),
+        reader: settings.reader.clone(),
+        ca_cert: settings.ca_cert.clone(),
         request_timeout: settings.request_timeout,
         insecure: settings.insecure,
         retry: RetryPolicy::default(),
@@ -231,6 +265,7 @@ pub fn run(settings: Settings, args: Arguments) -> ExitCode {
         client,
         namespace: namespace.clone(),
         without,
+        without_reasons,
         scenario_timeout: settings.scenario_timeout,
         unreachable,
         levels: fx
@@ -256,7 +291,12 @@ pub fn run(settings: Settings, args: Arguments) -> ExitCode {
         settings.profiles[0].to_string()
     };
     let strict = if settings.strict { ", --strict" } else { "" };
-    let header = format!("{registry_desc}, profile {profile}, namespace {namespace}{strict}");
+    // Where the credentials came from, never what they are.
+    let header = format!(
+        "{registry_desc}, profile {profile}, namespace {namespace}{strict}\n\
+         credentials: {}, reader: {reader_desc}",
+        resolved.source
+    );
     let summary = report::summary::render(&header, &reports);
     println!("\n{summary}");
     if let Err(e) = report::junit::write(&settings.junit, &reports) {

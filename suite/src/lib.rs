@@ -5,7 +5,9 @@
 //! - [`model`], [`loader`]: the scenario format and its validation;
 //! - [`vars`], [`content`]: variables and body sources (deterministic, streamed blobs);
 //! - [`auth`], [`challenge`], [`client`]: credentials, `WWW-Authenticate` parsing, HTTP with
-//!   timeouts, redirects, 429 handling and transcripts;
+//!   timeouts, redirects, 429 handling and transcripts; [`token`], [`token_flow`]: the
+//!   Docker token flow; [`credentials`]: where credentials come from; [`redact`]: secrets
+//!   out of transcripts;
 //! - [`expect`], [`levels`], [`steps`], [`runner`]: expectations, how binding each one is,
 //!   step kinds, one scenario run;
 //! - [`plan`], [`harness`]: trials for libtest-mimic, one run end to end;
@@ -16,6 +18,7 @@ pub mod auth;
 pub mod challenge;
 pub mod client;
 pub mod content;
+pub mod credentials;
 pub mod error;
 pub mod events;
 pub mod expect;
@@ -24,7 +27,10 @@ pub mod levels;
 pub mod loader;
 pub mod model;
 pub mod plan;
+pub mod redact;
 pub mod report;
 pub mod runner;
 pub mod steps;
+pub mod token;
+pub mod token_flow;
 pub mod vars;

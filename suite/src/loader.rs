@@ -500,7 +500,11 @@ impl Validator<'_> {
 
     /// Whether `name` is defined at this point.
     fn builtin(&self, name: &str, scope: &Scope) -> bool {
-        if matches!(name, "repo" | "namespace" | "unique") || scope.defined.contains(name) {
+        if matches!(
+            name,
+            "repo" | "namespace" | "unique" | "username" | "reader_username"
+        ) || scope.defined.contains(name)
+        {
             return true;
         }
         if let Some(x) = name.strip_prefix("repo.") {
@@ -578,6 +582,7 @@ impl Validator<'_> {
             ("push_manifest", s.push_manifest.is_some()),
             ("paginate", s.paginate.is_some()),
             ("parallel", s.parallel.is_some()),
+            ("alter_token", s.alter_token.is_some()),
         ]
         .into_iter()
         .filter_map(|(k, set)| set.then_some(k))
@@ -586,7 +591,8 @@ impl Validator<'_> {
             [k] => *k,
             [] => return Err(self.err(
                 Some(l),
-                "no step kind: give one of request, push_blob, push_manifest, paginate, parallel",
+                "no step kind: give one of request, push_blob, push_manifest, paginate, parallel, \
+                 alter_token",
             )),
             more => {
                 return Err(self.err(
@@ -596,10 +602,17 @@ impl Validator<'_> {
             }
         };
         let allowed: &[&str] = match kind {
-            "request" => &["expect", "profile_expect", "skip_if", "capture", "also"],
+            "request" => &[
+                "expect",
+                "profile_expect",
+                "skip_if",
+                "capture",
+                "also",
+                "as",
+            ],
             "push_blob" => &["method", "chunk_size", "repo"],
             "push_manifest" => &["reference", "repo"],
-            "paginate" => &["expect", "profile_expect"],
+            "paginate" => &["expect", "profile_expect", "as"],
             _ => &[],
         };
         let present = [
@@ -612,6 +625,7 @@ impl Validator<'_> {
             ("repo", s.repo.is_some()),
             ("reference", s.reference.is_some()),
             ("also", s.also.is_some()),
+            ("as", s.as_.is_some()),
         ];
         for (field, set) in present {
             if set && !allowed.contains(&field) {
@@ -720,7 +734,31 @@ impl Validator<'_> {
                     spec,
                     expect,
                     profile_expect,
+                    identity: self.identity(l, s.as_.as_ref(), scope)?,
                 })
+            }
+            "alter_token" => {
+                let a = s.alter_token.clone().unwrap_or_else(unreachable_alter);
+                if !self.builtin(&a.from, scope) {
+                    return Err(self.err(
+                        Some(l),
+                        format!(
+                            "alter_token.from: {:?} is no variable defined before this step",
+                            a.from
+                        ),
+                    ));
+                }
+                if !usable_capture_name(&a.into) {
+                    return Err(self.err(
+                        Some(l),
+                        format!(
+                            "alter_token.into: {:?} is not a usable variable name",
+                            a.into
+                        ),
+                    ));
+                }
+                scope.defined.insert(a.into.clone());
+                StepKind::AlterToken(a)
             }
             _ => {
                 let branches = s.parallel.as_deref().unwrap_or_default();
@@ -849,13 +887,11 @@ impl Validator<'_> {
                 return Err(self.err(Some(l), "skip_if cannot apply to an aborted request"));
             }
         }
+        let identity = self.identity(l, s.as_.as_ref(), scope)?;
         let capture = s.capture.clone().unwrap_or_default();
         for (name, c) in &capture {
             let what = format!("capture {name}");
-            if !vars::parse(&format!("${{{name}}}")).is_ok_and(|p| p.len() == 1)
-                || matches!(name.as_str(), "repo" | "namespace" | "unique")
-                || BUILTIN_PREFIXES.iter().any(|p| name.starts_with(p))
-            {
+            if !usable_capture_name(name) {
                 return Err(self.err(Some(l), format!("{what}: not a usable variable name")));
             }
             if c.header.is_some() == c.json.is_some() {
@@ -883,10 +919,14 @@ impl Validator<'_> {
                     ));
                 }
             }
-            if let Some(p) = &c.json
-                && !(p.is_empty() || p.starts_with('/'))
-            {
-                return Err(self.err(Some(l), format!("{what}: {p:?} is not a JSON pointer")));
+            if let Some(ps) = &c.json {
+                let ps = ps.to_vec();
+                if ps.is_empty() {
+                    return Err(self.err(Some(l), format!("{what}: give at least one pointer")));
+                }
+                if let Some(p) = ps.iter().find(|p| !(p.is_empty() || p.starts_with('/'))) {
+                    return Err(self.err(Some(l), format!("{what}: {p:?} is not a JSON pointer")));
+                }
             }
             if aborts {
                 return Err(self.err(Some(l), "an aborted request has nothing to capture"));
@@ -937,7 +977,30 @@ impl Validator<'_> {
             skip_if: s.skip_if.clone(),
             capture,
             also,
+            identity,
         }))
+    }
+
+    /// `as`: templates must resolve, and `reader` needs the capability `reader` (so the
+    /// scenario is skipped, not run anonymously, when no reader identity is configured).
+    fn identity(&self, l: &str, a: Option<&AsSpec>, scope: &Scope) -> Result<AsSpec, LoadError> {
+        let a = a.cloned().unwrap_or_default();
+        match &a {
+            AsSpec::Reader if !self.raw.capabilities.iter().any(|c| c == "reader") => {
+                return Err(self.err(
+                    Some(l),
+                    "as \"reader\" needs \"reader\" in the scenario's capabilities (it is \
+                     skipped when no reader identity is configured)",
+                ));
+            }
+            AsSpec::Bearer(t) => self.template(l, "as.bearer", t, scope)?,
+            AsSpec::Basic { username, password } => {
+                self.template(l, "as.basic.username", username, scope)?;
+                self.template(l, "as.basic.password", password, scope)?;
+            }
+            _ => {}
+        }
+        Ok(a)
     }
 
     fn body(&self, l: &str, b: &BodySpec, scope: &Scope) -> Result<(), LoadError> {
@@ -1128,6 +1191,25 @@ impl Validator<'_> {
             }
         }
         Ok(())
+    }
+}
+
+/// A name a step may define (capture, `alter_token.into`): a valid variable name that is
+/// not built in.
+fn usable_capture_name(name: &str) -> bool {
+    vars::parse(&format!("${{{name}}}")).is_ok_and(|p| p.len() == 1)
+        && !matches!(
+            name,
+            "repo" | "namespace" | "unique" | "username" | "reader_username"
+        )
+        && !BUILTIN_PREFIXES.iter().any(|p| name.starts_with(p))
+}
+
+fn unreachable_alter() -> AlterTokenSpec {
+    AlterTokenSpec {
+        from: String::new(),
+        into: String::new(),
+        how: AlterHow::Signature,
     }
 }
 
@@ -1403,5 +1485,83 @@ mod tests {
         let mut v = base();
         v["steps"][0]["profile_expect"] = json!({"docker-v3": {}});
         assert!(load(v).is_err());
+    }
+
+    #[test]
+    fn as_identities_load_and_reader_needs_the_capability() {
+        let mut v = base();
+        v["capabilities"] = json!(["reader"]);
+        v["steps"][0]["as"] = json!("reader");
+        v["steps"][0]["capture"]["tok"] = json!({"json": ["/token", "/access_token"]});
+        v["steps"][1]["as"] = json!({"bearer": "${tok}"});
+        v["steps"].as_array_mut().unwrap().push(json!(
+            {"request": {"method": "GET", "path": "/v2/"}, "as": "anonymous"}));
+        v["steps"].as_array_mut().unwrap().push(json!(
+            {"request": {"method": "GET", "url": "${upload}"},
+             "as": {"basic": {"username": "${reader_username}", "password": "wrong"}}}));
+        v["steps"].as_array_mut().unwrap().push(json!(
+            {"alter_token": {"from": "tok", "into": "forged", "how": "alg-none"}}));
+        v["steps"].as_array_mut().unwrap().push(json!(
+            {"request": {"method": "GET", "path": "/v2/"}, "as": {"bearer": "${forged}"}}));
+        let s = load(v).unwrap();
+        match (&s.steps[0].kind, &s.steps[1].kind, &s.steps[3].kind) {
+            (StepKind::Request(a), StepKind::Request(b), StepKind::Request(d)) => {
+                assert_eq!(a.identity, AsSpec::Reader);
+                assert_eq!(b.identity, AsSpec::Bearer("${tok}".into()));
+                assert!(matches!(d.identity, AsSpec::Basic { .. }));
+            }
+            other => panic!("{other:?}"),
+        }
+        assert!(matches!(s.steps[4].kind, StepKind::AlterToken(_)));
+
+        let e = broken(|v| v["steps"][0]["as"] = json!("reader"));
+        assert!(
+            e.contains("needs \"reader\" in the scenario's capabilities"),
+            "{e}"
+        );
+        let e = broken(|v| v["steps"][0]["as"] = json!("admin"));
+        assert!(e.contains("as \"admin\": give"), "{e}");
+        let e = broken(|v| v["steps"][0]["as"] = json!({"bearer": "${nope}"}));
+        assert!(e.contains("unknown variable ${nope}"), "{e}");
+        let e = broken(|v| v["steps"][0]["as"] = json!({"basic": {"username": "u"}}));
+        assert!(e.contains("give"), "{e}");
+        let e = broken(|v| {
+            v["steps"][0]["push_blob"] = json!("layer");
+            v["steps"][0].as_object_mut().unwrap().remove("request");
+            v["steps"][0].as_object_mut().unwrap().remove("expect");
+            v["steps"][0].as_object_mut().unwrap().remove("capture");
+            v["steps"][0]["as"] = json!("anonymous");
+        });
+        assert!(
+            e.contains("field as does not belong to a push_blob step"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn alter_token_and_capture_lists_are_checked() {
+        let e = broken(|v| {
+            v["steps"].as_array_mut().unwrap().push(json!(
+                {"alter_token": {"from": "nothing", "into": "x", "how": "claims"}}));
+        });
+        assert!(e.contains("alter_token.from"), "{e}");
+        let e = broken(|v| {
+            v["steps"].as_array_mut().unwrap().push(json!(
+                {"alter_token": {"from": "upload", "into": "repo", "how": "claims"}}));
+        });
+        assert!(e.contains("alter_token.into"), "{e}");
+        let e = broken(|v| {
+            v["steps"].as_array_mut().unwrap().push(json!(
+                {"alter_token": {"from": "upload", "into": "x", "how": "rot13"}}));
+        });
+        assert!(e.contains("rot13"), "{e}");
+        let e = broken(|v| v["steps"][0]["capture"] = json!({"t": {"json": []}}));
+        assert!(e.contains("at least one pointer"), "{e}");
+        let e = broken(|v| v["steps"][0]["capture"] = json!({"t": {"json": ["/a", "b"]}}));
+        assert!(e.contains("\"b\" is not a JSON pointer"), "{e}");
+        // ${username} and ${reader_username} are built in.
+        let mut v = base();
+        v["steps"][0]["request"]["headers"] = json!({"X-Who": "${username}/${reader_username}"});
+        load(v).unwrap();
     }
 }

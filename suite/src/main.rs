@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use clap::Parser;
 use suite::auth::Auth;
+use suite::credentials::{Env, Flags};
 use suite::harness::{self, Settings};
 
 const HELP_TEMPLATE: &str = "\
@@ -41,15 +42,36 @@ struct Cli {
     /// JUnit XML output; summary.txt is written next to it.
     #[arg(long, env = "REGISTRY_JUNIT", default_value = "reports/junit.xml")]
     junit: PathBuf,
-    /// User name for HTTP Basic authentication.
+    /// User name of the run's (writer's) identity: Basic, and on token requests. Without
+    /// credential flags, REGISTRY_AUTH_FILE, the docker config and
+    /// $XDG_RUNTIME_DIR/containers/auth.json are read, in that order (suite/AUTH.md).
     #[arg(long, env = "REGISTRY_USERNAME", requires = "password")]
     username: Option<String>,
-    /// Password for HTTP Basic authentication (never printed).
+    /// Password of the writer identity (never printed).
     #[arg(long, env = "REGISTRY_PASSWORD", hide_env_values = true)]
     password: Option<String>,
+    /// A bearer token sent as is, without the token flow (never printed).
+    #[arg(
+        long,
+        env = "REGISTRY_TOKEN",
+        hide_env_values = true,
+        conflicts_with = "username"
+    )]
+    token: Option<String>,
+    /// User name of a reader identity (may pull, not push or delete, in the namespace);
+    /// without it the scenarios needing one skip.
+    #[arg(long, env = "REGISTRY_READER_USERNAME", requires = "reader_password")]
+    reader_username: Option<String>,
+    /// Password of the reader identity (never printed).
+    #[arg(long, env = "REGISTRY_READER_PASSWORD", hide_env_values = true)]
+    reader_password: Option<String>,
     /// Accept invalid TLS certificates.
     #[arg(long, env = "REGISTRY_INSECURE")]
     insecure: bool,
+    /// PEM file of extra CA certificates (may hold several) trusted on top of the system
+    /// roots, for a registry or token server with a private CA.
+    #[arg(long, value_name = "FILE", env = "REGISTRY_CA_CERT")]
+    ca_cert: Option<PathBuf>,
     /// Scenario directory [default: the workspace's fixtures/, else ./fixtures].
     #[arg(long, env = "REGISTRY_FIXTURES")]
     fixtures: Option<PathBuf>,
@@ -122,8 +144,17 @@ fn main() -> ExitCode {
         namespace: cli.namespace,
         profiles,
         junit: cli.junit,
-        auth: Auth::from_parts(cli.username, cli.password),
+        credentials: Flags {
+            username: cli.username,
+            password: cli.password,
+            token: cli.token,
+        },
+        credential_env: Env::from_process(),
+        reader: cli
+            .reader_username
+            .map(|u| Auth::from_parts(Some(u), cli.reader_password)),
         insecure: cli.insecure,
+        ca_cert: cli.ca_cert,
         fixtures: cli.fixtures.unwrap_or_else(harness::default_fixtures),
         without: cli
             .without

@@ -271,6 +271,96 @@ pub struct RawStep {
     pub paginate: Option<PaginateSpec>,
     // kind: parallel
     pub parallel: Option<Vec<RawStep>>,
+    // kind: alter_token
+    pub alter_token: Option<AlterTokenSpec>,
+    /// Whose credentials a request or paginate step carries (default: the writer's).
+    #[serde(rename = "as")]
+    pub as_: Option<AsSpec>,
+}
+
+/// `as`: the identity of a request or paginate step (AUTH-02, AUTH-05, AUTH-22..28 checks
+/// need a reader, no one, or exactly the credentials a scenario gives).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub enum AsSpec {
+    /// `"writer"`: the run's credentials with the whole challenge / token flow.
+    #[default]
+    Writer,
+    /// `"reader"`: the reader identity with the whole flow (needs capability `reader`).
+    Reader,
+    /// `"anonymous"`: no credentials, no flow.
+    Anonymous,
+    /// `{"bearer": "..."}`: this bearer token (`${vars}` allowed), no flow, no retry.
+    Bearer(String),
+    /// `{"basic": {"username", "password"}}`: these (`${vars}` allowed), no flow, no retry.
+    Basic {
+        /// User name template.
+        username: String,
+        /// Password template.
+        password: String,
+    },
+}
+
+impl<'de> Deserialize<'de> for AsSpec {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let v = Value::deserialize(d)?;
+        let shape = || {
+            serde::de::Error::custom(format!(
+                "as {v}: give \"writer\", \"reader\", \"anonymous\", {{\"bearer\": \"...\"}} \
+                 or {{\"basic\": {{\"username\": \"...\", \"password\": \"...\"}}}}"
+            ))
+        };
+        let text = |x: Option<&Value>| x.and_then(Value::as_str).map(str::to_owned);
+        match &v {
+            Value::String(s) => match s.as_str() {
+                "writer" => Ok(AsSpec::Writer),
+                "reader" => Ok(AsSpec::Reader),
+                "anonymous" => Ok(AsSpec::Anonymous),
+                _ => Err(shape()),
+            },
+            Value::Object(m) if m.len() == 1 => {
+                if let Some(b) = m.get("bearer") {
+                    return text(Some(b)).map(AsSpec::Bearer).ok_or_else(shape);
+                }
+                match m.get("basic") {
+                    Some(Value::Object(b)) if b.len() == 2 => {
+                        match (text(b.get("username")), text(b.get("password"))) {
+                            (Some(username), Some(password)) => {
+                                Ok(AsSpec::Basic { username, password })
+                            }
+                            _ => Err(shape()),
+                        }
+                    }
+                    _ => Err(shape()),
+                }
+            }
+            _ => Err(shape()),
+        }
+    }
+}
+
+/// `alter_token`: a copy of a captured token, altered as a forger would (AUTH-07, AUTH-08
+/// and kin: the registry must refuse it). No network.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AlterTokenSpec {
+    /// The variable holding the token.
+    pub from: String,
+    /// The variable that receives the altered token.
+    pub into: String,
+    /// What to alter.
+    pub how: AlterHow,
+}
+
+/// The alterations of `alter_token`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum AlterHow {
+    /// One character of the signature flipped (the token stays well-formed); any token.
+    Signature,
+    /// The header replaced by `{"alg":"none","typ":"JWT"}`, the signature dropped.
+    AlgNone,
+    /// `push` and `delete` added to every `access` entry and `jti` changed, signature kept.
+    Claims,
 }
 
 /// `also`: a further expectation on the same response, with its own requirements and
@@ -486,7 +576,9 @@ pub struct SkipIf {
 pub struct CaptureSpec {
     pub header: Option<String>,
     pub regex: Option<String>,
-    pub json: Option<String>,
+    /// A JSON pointer, or a list of them: the first present wins (`["/token",
+    /// "/access_token"]` takes whichever a token server sends).
+    pub json: Option<OneOrMany<String>>,
     pub upload_offset: Option<bool>,
 }
 
@@ -579,6 +671,8 @@ pub enum StepKind {
     Paginate(PaginateStep),
     /// Run several steps at once.
     Parallel(Vec<Step>),
+    /// Alter a captured token (no network).
+    AlterToken(AlterTokenSpec),
 }
 
 /// A checked `request` step.
@@ -590,6 +684,8 @@ pub struct RequestStep {
     pub skip_if: Option<SkipIf>,
     pub capture: IndexMap<String, CaptureSpec>,
     pub also: Vec<Also>,
+    /// Whose credentials it carries.
+    pub identity: AsSpec,
 }
 
 /// A checked `push_blob` step (the blob name is known to exist).
@@ -615,6 +711,8 @@ pub struct PaginateStep {
     pub spec: PaginateSpec,
     pub expect: PageExpect,
     pub profile_expect: IndexMap<Profile, PageExpect>,
+    /// Whose credentials its requests carry.
+    pub identity: AsSpec,
 }
 
 impl Step {

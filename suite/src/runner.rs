@@ -34,8 +34,11 @@ pub struct RunContext {
     pub client: HttpClient,
     /// The run's namespace.
     pub namespace: String,
-    /// Capabilities switched off by the user.
+    /// Capabilities switched off by the user (or by the harness: `reader` without a reader
+    /// identity).
     pub without: BTreeSet<String>,
+    /// Skip reasons of capabilities switched off for a reason other than `--without`.
+    pub without_reasons: std::collections::BTreeMap<String, String>,
     /// Bound on one scenario's steps.
     pub scenario_timeout: Duration,
     /// Set when the registry could not be reached at start-up: every trial is an error.
@@ -104,7 +107,9 @@ fn needs_credentials(client: &HttpClient, challenges: &[String]) -> String {
     format!(
         "the registry at {} requires authentication: GET /v2/ answered 401 with {described}. \
          Pass credentials with --username and --password (REGISTRY_USERNAME, \
-         REGISTRY_PASSWORD); every scenario would otherwise fail the same way",
+         REGISTRY_PASSWORD) or --token (REGISTRY_TOKEN), or log in so that the docker config \
+         ($DOCKER_CONFIG/config.json, ~/.docker/config.json) or REGISTRY_AUTH_FILE holds \
+         them (see suite/AUTH.md); every scenario would otherwise fail the same way",
         client.base()
     )
 }
@@ -145,7 +150,9 @@ pub async fn run_trial(
                     cause: Some(format!("registry unreachable: {e}")),
                 },
                 (None, Some(cap)) => Outcome::Skip {
-                    reason: format!("capability {cap} is switched off (--without {cap})"),
+                    reason: ctx.without_reasons.get(cap).cloned().unwrap_or_else(|| {
+                        format!("capability {cap} is switched off (--without {cap})")
+                    }),
                 },
                 (None, None) => run_scenario(ctx, s, plan).await,
             };
@@ -191,6 +198,11 @@ pub async fn run_trial(
 
 async fn run_scenario(ctx: &RunContext, s: &Scenario, plan: &TrialPlan) -> Outcome {
     let mut vars = Vars::new(&ctx.namespace, &plan.repo);
+    vars.set("username", ctx.client.username().unwrap_or_default());
+    vars.set(
+        "reader_username",
+        ctx.client.reader_username().unwrap_or_default(),
+    );
     let seed_mix = vars::trial_seed(&plan.repo);
     let items = match prepare(s, &mut vars, seed_mix) {
         Ok(i) => i,

@@ -130,6 +130,9 @@ impl Vars {
         let mut values = HashMap::new();
         values.insert("namespace".to_owned(), namespace.to_owned());
         values.insert("unique".to_owned(), trial_tag(repo));
+        // The identities' user names; the runner sets them (empty when not configured).
+        values.insert("username".to_owned(), String::new());
+        values.insert("reader_username".to_owned(), String::new());
         Vars {
             values,
             repo: repo.to_owned(),

@@ -23,6 +23,9 @@ fn a_registry_that_wants_credentials_stops_the_run_naming_the_challenge() {
     let server = rt.block_on(serve(Arc::new(handler)));
     let fixtures = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/scripted");
     let out = tempfile::tempdir().unwrap();
+    // The docker config of this test only (empty at first), never the user's.
+    let docker_config = out.path().join("docker");
+    std::fs::create_dir_all(&docker_config).unwrap();
     let run = |extra: &[&str]| {
         Command::new(env!("CARGO_BIN_EXE_registry-conformance"))
             .args(["--url", &server.url()])
@@ -33,6 +36,11 @@ fn a_registry_that_wants_credentials_stops_the_run_naming_the_challenge() {
             .args(extra)
             .env_remove("REGISTRY_USERNAME")
             .env_remove("REGISTRY_PASSWORD")
+            .env_remove("REGISTRY_TOKEN")
+            .env_remove("REGISTRY_AUTH_FILE")
+            .env_remove("REGISTRY_CA_CERT")
+            .env_remove("XDG_RUNTIME_DIR")
+            .env("DOCKER_CONFIG", &docker_config)
             .output()
             .unwrap()
     };
@@ -60,4 +68,39 @@ fn a_registry_that_wants_credentials_stops_the_run_naming_the_challenge() {
     assert_eq!(with_credentials.status.code(), Some(101), "{stdout}");
     assert!(stdout.contains("running 1 test"), "{stdout}");
     assert!(!String::from_utf8_lossy(&with_credentials.stderr).contains("requires authentication"));
+    assert!(
+        stdout.contains("credentials: --username (u), reader: none"),
+        "the header names the source: {stdout}"
+    );
+    assert!(!stdout.contains("\"p\"") && !stdout.contains("password p"));
+
+    // A docker config login counts as credentials, and the header says where they came from.
+    let host = server.url().trim_start_matches("http://").to_owned();
+    std::fs::write(
+        docker_config.join("config.json"),
+        format!(r#"{{"auths":{{"http://{host}/v2/":{{"auth":"dTpzM2NyZXQ="}}}}}}"#),
+    )
+    .unwrap();
+    let from_config = run(&["--exact", "wrong::wrong.status"]);
+    let stdout = String::from_utf8_lossy(&from_config.stdout);
+    assert_eq!(from_config.status.code(), Some(101), "{stdout}");
+    assert!(
+        stdout.contains(&format!(
+            "credentials: docker config {}",
+            docker_config.join("config.json").display()
+        )) && stdout.contains(&format!("auths[http://{host}/v2/] (u)")),
+        "{stdout}"
+    );
+    assert!(!stdout.contains("s3cret"));
+
+    // A --ca-cert that holds no certificate is a setup error naming the file.
+    let bad = out.path().join("ca.pem");
+    std::fs::write(&bad, "not a certificate").unwrap();
+    let bad_ca = run(&["--ca-cert", bad.to_str().unwrap()]);
+    let stderr = String::from_utf8_lossy(&bad_ca.stderr);
+    assert_eq!(bad_ca.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains(&format!("--ca-cert {}", bad.display())),
+        "{stderr}"
+    );
 }

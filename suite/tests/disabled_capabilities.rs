@@ -274,6 +274,8 @@ async fn tag_on_push_skips_without_oci_tag_and_checks_it_otherwise() {
             client: HttpClient::new(ClientConfig {
                 base: server.url().parse().unwrap(),
                 auth: Auth::None,
+                reader: None,
+                ca_cert: None,
                 request_timeout: Duration::from_secs(5),
                 insecure: false,
                 retry: RetryPolicy::default(),
@@ -281,6 +283,7 @@ async fn tag_on_push_skips_without_oci_tag_and_checks_it_otherwise() {
             .unwrap(),
             namespace: "t-ns".into(),
             without: BTreeSet::new(),
+            without_reasons: Default::default(),
             scenario_timeout: Duration::from_secs(20),
             unreachable: None,
             levels: suite::levels::Levels::from_catalog(fx.catalog.as_ref().unwrap()),

@@ -177,6 +177,8 @@ async fn scripted_registry_outcomes() {
         client: HttpClient::new(ClientConfig {
             base: server.url().parse().unwrap(),
             auth: Auth::None,
+            reader: None,
+            ca_cert: None,
             request_timeout: Duration::from_secs(2),
             insecure: false,
             retry: RetryPolicy::default(),
@@ -185,6 +187,7 @@ async fn scripted_registry_outcomes() {
         namespace: "t-ns".into(),
         // Deletes stay on, so clean-up runs and can be checked below.
         without: BTreeSet::from(["catalog".to_owned()]),
+        without_reasons: Default::default(),
         scenario_timeout: Duration::from_secs(20),
         unreachable: None,
         levels: levels(),

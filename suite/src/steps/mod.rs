@@ -1,6 +1,7 @@
 //! The step kinds. Each returns `Ok(())` when the registry did what the step states, or
 //! a [`StepEnd`] saying why the scenario stops here.
 
+mod alter_token;
 mod paginate;
 mod push;
 mod request;
@@ -234,6 +235,27 @@ pub(crate) async fn exchange(
     }
 }
 
+/// The client identity of a step's `as`, its templates rendered.
+pub(crate) fn identity(
+    step: &Step,
+    a: &crate::model::AsSpec,
+    vars: &Vars,
+) -> Result<crate::client::Identity, StepEnd> {
+    use crate::client::Identity;
+    use crate::model::AsSpec;
+    let r = |t: &str| vars.render(t).map_err(|m| missing(step, m));
+    Ok(match a {
+        AsSpec::Writer => Identity::Writer,
+        AsSpec::Reader => Identity::Reader,
+        AsSpec::Anonymous => Identity::Anonymous,
+        AsSpec::Bearer(t) => Identity::Bearer(r(t)?),
+        AsSpec::Basic { username, password } => Identity::Basic {
+            username: r(username)?,
+            password: r(password)?,
+        },
+    })
+}
+
 /// A simple request for the built-in flows.
 pub(crate) fn simple(
     method: Method,
@@ -248,6 +270,8 @@ pub(crate) fn simple(
         headers,
         body,
         follow_redirects,
+        identity: crate::client::Identity::Writer,
+        own_url: false,
     }
 }
 
@@ -266,6 +290,7 @@ pub fn run_step<'a>(
             StepKind::PushBlob(b) => push::blob(st, step, b, vars).await,
             StepKind::PushManifest(m) => push::manifest(st, step, m, vars).await,
             StepKind::Paginate(p) => paginate::run(st, step, p, vars).await,
+            StepKind::AlterToken(a) => alter_token::run(step, a, vars),
             StepKind::Parallel(branches) => {
                 let mut branch_vars: Vec<Vars> = branches.iter().map(|_| vars.clone()).collect();
                 let futs = branches

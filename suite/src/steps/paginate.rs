@@ -22,7 +22,9 @@ pub(super) async fn run(
         spec,
         expect,
         profile_expect,
+        identity,
     } = paginate;
+    let identity = super::identity(step, identity, vars)?;
     let expect = match profile_expect.get(&st.profile) {
         Some(over) => expect.overridden_by(over),
         None => expect.clone(),
@@ -59,7 +61,9 @@ pub(super) async fn run(
                 walk,
             ));
         }
-        let req = simple(Method::GET, url.clone(), headers.clone(), OutBody::Empty);
+        let mut req = simple(Method::GET, url.clone(), headers.clone(), OutBody::Empty);
+        req.identity = identity.clone();
+        req.own_url = spec.url.is_some();
         let ex = exchange(st, step, &req, BodyCheck::default()).await?;
         walk.push_str(&ex.transcript);
         walk.push('\n');

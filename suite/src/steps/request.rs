@@ -26,12 +26,14 @@ pub(super) async fn run(
         skip_if,
         capture,
         also,
+        identity,
     } = spec;
     let expect = match profile_expect.get(&st.profile) {
         Some(over) => expect.overridden_by(over),
         None => expect.clone(),
     };
-    let out = build(st, step, request, vars)?;
+    let mut out = build(st, step, request, vars)?;
+    out.identity = super::identity(step, identity, vars)?;
     let check = expect::body_check(&expect, &st.items);
 
     let resp = match st.client.send(&out).await {
@@ -244,6 +246,8 @@ fn build(
         headers,
         body,
         follow_redirects,
+        identity: crate::client::Identity::Writer,
+        own_url: r.url.is_some(),
     })
 }
 
@@ -362,7 +366,8 @@ pub(crate) fn captured(spec: &CaptureSpec, ex: &Exchange) -> Result<String, Prob
         }
         return Ok(v);
     }
-    let ptr = spec.json.as_deref().unwrap_or("");
+    let ptrs = spec.json.as_ref().map(|j| j.to_vec()).unwrap_or_default();
+    let ptr = ptrs.join(" or ");
     let doc: Value = serde_json::from_slice(&ex.body.kept).map_err(|_| {
         Problem::new(
             format!("capture from JSON {ptr}"),
@@ -370,9 +375,14 @@ pub(crate) fn captured(spec: &CaptureSpec, ex: &Exchange) -> Result<String, Prob
             crate::client::printable(&ex.body.kept),
         )
     })?;
-    match doc.pointer(ptr) {
+    // The first pointer present wins (`["/token", "/access_token"]`).
+    match ptrs
+        .iter()
+        .filter_map(|p| doc.pointer(p))
+        .find(|v| !v.is_null())
+    {
         Some(Value::String(s)) => Ok(s.clone()),
-        Some(Value::Null) | None => Err(Problem::new(
+        None => Err(Problem::new(
             format!("capture from JSON {ptr}"),
             "a value",
             "absent",
@@ -498,6 +508,32 @@ mod tests {
             "{\"k\":1}"
         );
         assert!(captured(&spec(serde_json::json!({"json": "/missing"})), &e).is_err());
+        // A list: the first pointer present wins.
+        let tok = ex(&[], br#"{"access_token":"a","expires_in":60}"#);
+        assert_eq!(
+            captured(
+                &spec(serde_json::json!({"json": ["/token", "/access_token"]})),
+                &tok
+            )
+            .unwrap(),
+            "a"
+        );
+        let both = ex(&[], br#"{"token":"t","access_token":"a"}"#);
+        assert_eq!(
+            captured(
+                &spec(serde_json::json!({"json": ["/token", "/access_token"]})),
+                &both
+            )
+            .unwrap(),
+            "t"
+        );
+        // A failed capture never shows a token value.
+        let p = captured(
+            &spec(serde_json::json!({"json": "/x"})),
+            &ex(&[], br#"{"token":"sekrit""#),
+        )
+        .unwrap_err();
+        assert!(!p.summary().contains("sekrit"), "{}", p.summary());
         assert!(
             captured(
                 &spec(serde_json::json!({"json": "/n"})),
