@@ -357,8 +357,11 @@ impl HttpClient {
                             .send_raw(req, Some(&header), to.as_ref(), who, String::new())
                             .await;
                     }
-                    _ if on_registry => return self.send_with_flow(req, auth).await,
-                    // The step's own URL elsewhere (a token endpoint): Basic once, raw.
+                    _ if on_registry && self.is_api(&req.url) => {
+                        return self.send_with_flow(req, auth).await;
+                    }
+                    // The step's own URL outside the API (a token endpoint, on this host as
+                    // the reference registry's `/token` or elsewhere): Basic once, raw.
                     Auth::Basic { username, password } => Some(AuthHeader::Basic {
                         username: username.clone(),
                         password: password.clone(),
@@ -369,6 +372,16 @@ impl HttpClient {
         };
         self.send_raw(req, given.as_ref(), target.as_ref(), who, String::new())
             .await
+    }
+
+    /// Whether `url` is under the registry API (`<base>/v2...`): only there do challenges
+    /// get the token flow. Other paths of the registry's host, such as a token endpoint
+    /// at `/token`, are what a scenario asks directly.
+    fn is_api(&self, url: &Url) -> bool {
+        let prefix = self.cfg.base.path().trim_end_matches('/');
+        url.path()
+            .strip_prefix(prefix)
+            .is_some_and(|rest| rest == "/v2" || rest.starts_with("/v2/"))
     }
 
     /// The credentials of `Writer` or `Reader` (a missing reader is anonymous; the loader

@@ -360,6 +360,9 @@ fn check_pointer(
     let shown = got.map_or_else(|| "(absent)".to_owned(), pretty);
     let what = |part: &str| format!("json_pointer {ptr} {part}");
     let mut out = Vec::new();
+    if got.is_none() && m.optional == Some(true) {
+        return Ok(out);
+    }
     let want_present = m.present.or(m.absent.map(|a| !a));
     match want_present {
         Some(true) if got.is_none() => out.push(Problem::new(what("present"), "present", "absent")),
@@ -413,6 +416,29 @@ fn check_pointer(
             out.push(Problem::new(
                 what("not_contains"),
                 format!("nothing matching\n{}", pretty(&needle)),
+                shown.clone(),
+            ));
+        }
+    }
+    if let Some(min) = m.at_least
+        && !got.and_then(Value::as_f64).is_some_and(|n| n >= min)
+    {
+        out.push(Problem::new(
+            what("at_least"),
+            format!("a number >= {min}"),
+            shown.clone(),
+        ));
+    }
+    if let Some(re) = &m.matches {
+        let re = vars.render(re)?;
+        let ok = regex::Regex::new(&re)
+            .ok()
+            .zip(got.and_then(Value::as_str))
+            .is_some_and(|(r, s)| r.is_match(s));
+        if !ok {
+            out.push(Problem::new(
+                what("matches"),
+                format!("a string matching {re}"),
                 shown.clone(),
             ));
         }

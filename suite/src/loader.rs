@@ -1074,6 +1074,9 @@ impl Validator<'_> {
             {
                 self.json_template(l, &pw, v, scope)?;
             }
+            if let Some(re) = &m.matches {
+                self.regex(l, &format!("{pw}.matches"), re, scope)?;
+            }
             if let Some(SortedSpec::Order(o)) = &m.sorted
                 && o != "lexical"
                 && o != "case-insensitive"

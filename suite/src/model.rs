@@ -543,6 +543,13 @@ pub struct PointerMatcher {
     pub sorted: Option<SortedSpec>,
     pub absent: Option<bool>,
     pub present: Option<bool>,
+    /// `true`: an absent value passes; a present one must satisfy the other parts (an
+    /// optional field whose value is constrained, such as a token's `expires_in`).
+    pub optional: Option<bool>,
+    /// A number at least this large.
+    pub at_least: Option<f64>,
+    /// A string matching this regex (variables expanded first).
+    pub matches: Option<String>,
 }
 
 /// `expect.body`.
