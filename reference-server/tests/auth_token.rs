@@ -559,3 +559,101 @@ async fn ttl_never_below_sixty_seconds() {
     let issued = tc.issue("u", &[Access::repository("a", &["pull"])]);
     assert_eq!(issued.expires_in, 60);
 }
+
+/// The auth defects do what they say (and only with them switched on).
+#[tokio::test]
+async fn auth_defects_break_what_they_claim() {
+    use reference_server::Defect;
+    async fn with(d: Defect) -> Setup {
+        let (key, cert) = reference_server::auth::keygen(&["localhost"]).unwrap();
+        let tc = TokenConfig::from_pem(&key, &cert).unwrap();
+        let users = Users::from_plain(&[("writer", "w-pass"), ("reader", "r-pass")]);
+        let auth = AuthConfig::token(tc.clone(), users, Some(Policy::parse(POLICY).unwrap()));
+        let t = start_with(|c| {
+            c.auth = auth;
+            c.defects = [d].into_iter().collect();
+        })
+        .await;
+        Setup { t, tc }
+    }
+    // alg-none-accepted
+    let s = with(Defect::AlgNoneAccepted).await;
+    let c = claims(&token_for(&s.t, Some(("writer", "w-pass")), &["repository:a:pull"]).await);
+    let r = bearer(&jwt::unsigned(&c))
+        .get(s.t.url("/v2/"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    // expired-token-accepted
+    let s = with(Defect::ExpiredTokenAccepted).await;
+    let mut old = c.clone();
+    old["exp"] = json!(1);
+    let r = bearer(&s.tc.sign_claims(&old))
+        .get(s.t.url("/v2/"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    // no-www-authenticate, challenge-without-scope
+    let s = with(Defect::NoWwwAuthenticate).await;
+    let r = s.t.get("/v2/a/tags/list").await;
+    assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+    assert!(header(&r, "www-authenticate").is_none());
+    let s = with(Defect::ChallengeWithoutScope).await;
+    let r = s.t.get("/v2/a/tags/list").await;
+    let www = header(&r, "www-authenticate").unwrap();
+    assert!(
+        www.starts_with("Bearer realm=") && !www.contains("scope"),
+        "{www}"
+    );
+    // push-with-pull-token, token-repo-unchecked
+    let s = with(Defect::PushWithPullToken).await;
+    let pull = token_for(
+        &s.t,
+        Some(("reader", "r-pass")),
+        &["repository:team/app:pull"],
+    )
+    .await;
+    let r = bearer(&pull)
+        .post(s.t.url("/v2/team/app/blobs/uploads/"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::ACCEPTED);
+    let s = with(Defect::TokenRepoUnchecked).await;
+    let pull = token_for(
+        &s.t,
+        Some(("reader", "r-pass")),
+        &["repository:team/app:pull"],
+    )
+    .await;
+    let r = bearer(&pull)
+        .get(s.t.url("/v2/secret/tags/list"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::NOT_FOUND, "passed auth");
+    // wrong-password-token
+    let s = with(Defect::WrongPasswordToken).await;
+    let (status, body, _) = get_token(&s.t, Some(("writer", "nope")), &["repository:a:push"]).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(claims(body["token"].as_str().unwrap())["sub"], "writer");
+    // catalog-unfiltered
+    let s = with(Defect::CatalogUnfiltered).await;
+    assert_eq!(s.t.get("/v2/_catalog").await.status(), StatusCode::OK);
+    // reader-can-delete
+    let s = with(Defect::ReaderCanDelete).await;
+    let pull = token_for(
+        &s.t,
+        Some(("reader", "r-pass")),
+        &["repository:team/app:pull"],
+    )
+    .await;
+    let r = bearer(&pull)
+        .delete(s.t.url(&format!("/v2/team/app/blobs/{}", sha256(b"x"))))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::NOT_FOUND, "passed auth");
+}
