@@ -3,7 +3,9 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
+use crate::auth::AuthConfig;
 use crate::defects::Defects;
+use crate::tls::TlsConfig;
 
 /// How a registry instance behaves. Construct with [`Config::new`] and adjust fields;
 /// `#[non_exhaustive]` so new knobs (auth, defects, storage backends) can be added
@@ -35,10 +37,15 @@ pub struct Config {
     pub shutdown_grace: Duration,
     /// Deliberate spec violations to switch on (the mutation test); empty by default.
     pub defects: Defects,
+    /// Authentication mode, users and access policy; none by default.
+    pub auth: AuthConfig,
+    /// Serve HTTPS (HTTP/2 and HTTP/1.1 by ALPN) with this certificate; plain HTTP if `None`.
+    pub tls: Option<TlsConfig>,
 }
 
 impl Config {
-    /// Defaults: deletes on, writable, strict manifest references, 4 MiB manifests, pages of 1000, 30 s grace.
+    /// Defaults: deletes on, writable, strict manifest references, 4 MiB manifests, pages of
+    /// 1000, 30 s grace, no auth, plain HTTP.
     pub fn new(root: impl Into<PathBuf>) -> Self {
         Config {
             root: root.into(),
@@ -49,6 +56,8 @@ impl Config {
             max_page_size: 1000,
             shutdown_grace: Duration::from_secs(30),
             defects: Defects::NONE,
+            auth: AuthConfig::default(),
+            tls: None,
         }
     }
 }

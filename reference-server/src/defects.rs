@@ -22,6 +22,8 @@ use warp::http::header::{CONTENT_LENGTH, CONTENT_TYPE, HeaderValue};
 use warp::http::{Method, StatusCode};
 use warp::reply::Response;
 
+use crate::auth::token::VerifyOptions;
+use crate::authz::Action;
 use crate::errors::{Code, RegistryError};
 use crate::request::RegistryRequest;
 use crate::response;
@@ -75,6 +77,25 @@ impl Defect {
                 "no sentence obliges a registry to check annotation values; the image spec \
                  binds the document (MFMT-05)",
             ),
+            _ => None,
+        }
+    }
+
+    /// The auth mode a defect needs to be observable (`"token"`), or `None` for defects
+    /// visible without authentication. The mutation test runs these against a registry
+    /// started with `--auth token` (they change nothing with `--auth none`).
+    pub fn auth_mode(self) -> Option<&'static str> {
+        match self {
+            Defect::PushWithPullToken
+            | Defect::ReaderCanDelete
+            | Defect::MountLeaks
+            | Defect::ChallengeWithoutScope
+            | Defect::ExpiredTokenAccepted
+            | Defect::AlgNoneAccepted
+            | Defect::CatalogUnfiltered
+            | Defect::TokenRepoUnchecked
+            | Defect::NoWwwAuthenticate
+            | Defect::WrongPasswordToken => Some("token"),
             _ => None,
         }
     }
@@ -157,6 +178,18 @@ defects! {
     NoOciSubject = "no-oci-subject-header", ["MPUT-22"], "manifest PUT with a subject does not answer OCI-Subject";
     ReferrerArtifactTypeDropped = "referrer-artifact-type-dropped", ["DISC-25"], "referrers entries have no artifactType";
     ReferrerAnnotationsDropped = "referrer-annotations-dropped", ["DISC-26"], "referrers entries have no annotations";
+    // Authentication and authorization (only observable with `--auth basic|token`; see
+    // `Defect::auth_mode`).
+    PushWithPullToken = "push-with-pull-token", ["AUTH-19"], "a token granting pull is accepted for push";
+    ReaderCanDelete = "reader-can-delete", ["AUTH-19", "AUTH-24"], "deleting needs only pull";
+    MountLeaks = "mount-leaks", ["AUTH-19"], "a mount from a repository the caller may not read succeeds with 201";
+    ChallengeWithoutScope = "challenge-without-scope", ["AUTH-03"], "the Bearer challenge lacks the scope parameter";
+    ExpiredTokenAccepted = "expired-token-accepted", ["AUTH-22"], "a token's exp is not checked";
+    AlgNoneAccepted = "alg-none-accepted", ["AUTH-22"], "an unsigned alg: none token with valid claims is accepted";
+    CatalogUnfiltered = "catalog-unfiltered", ["AUTH-19"], "the catalog lists every repository to anyone";
+    TokenRepoUnchecked = "token-repo-unchecked", ["AUTH-19"], "a token's grants are not matched against the repository name: a token for A works on B";
+    NoWwwAuthenticate = "no-www-authenticate", ["AUTH-01"], "401 answers lack WWW-Authenticate";
+    WrongPasswordToken = "wrong-password-token", ["AUTH-07"], "the token endpoint issues the user's token for a wrong password";
 }
 
 // The set is a u128 bitset.
@@ -260,6 +293,54 @@ pub(crate) fn tag_ok(defects: Defects, tag: &str) -> bool {
         return !tag.is_empty() && !tag.contains(['/', ':']) && tag.len() <= 255;
     }
     crate::names::is_valid_tag(tag)
+}
+
+// Auth hooks: each auth defect is one of these functions, called at the single place the
+// decision is made (`authz`, the token verifier, the token endpoint, the mount source
+// check), or the `WWW-Authenticate` rewrite in `on_error`.
+
+/// The action actually required (`reader-can-delete`: delete needs only pull).
+pub(crate) fn needed_action(defects: Defects, action: Action) -> Action {
+    if action == Action::Delete && defects.has(Defect::ReaderCanDelete) {
+        Action::Pull
+    } else {
+        action
+    }
+}
+
+/// Whether a token grant on `granted` covers `repository` (`token-repo-unchecked`: any).
+pub(crate) fn grant_covers_name(defects: Defects, granted: &str, repository: &str) -> bool {
+    granted == repository || defects.has(Defect::TokenRepoUnchecked)
+}
+
+/// Whether a granted action covers the needed one (`push-with-pull-token`: pull covers
+/// push).
+pub(crate) fn grant_covers_action(defects: Defects, granted: &str, needed: &str) -> bool {
+    granted == needed
+        || (defects.has(Defect::PushWithPullToken) && granted == "pull" && needed == "push")
+}
+
+/// Token checks to skip (`expired-token-accepted`, `alg-none-accepted`).
+pub(crate) fn token_verify_options(defects: Defects) -> VerifyOptions {
+    VerifyOptions {
+        skip_expiry: defects.has(Defect::ExpiredTokenAccepted),
+        accept_unsigned: defects.has(Defect::AlgNoneAccepted),
+    }
+}
+
+/// Whether the catalog is shown in full to anyone (`catalog-unfiltered`).
+pub(crate) fn catalog_unfiltered(defects: Defects) -> bool {
+    defects.has(Defect::CatalogUnfiltered)
+}
+
+/// The token endpoint's password verdict (`wrong-password-token`: always accepted).
+pub(crate) fn accept_credentials(defects: Defects, verified: bool) -> bool {
+    verified || defects.has(Defect::WrongPasswordToken)
+}
+
+/// Whether a mount skips the pull check on its source (`mount-leaks`).
+pub(crate) fn mount_source_unchecked(defects: Defects) -> bool {
+    defects.has(Defect::MountLeaks)
 }
 
 /// Rewrites the request before the handler sees it: the defects that consist of ignoring
@@ -414,6 +495,17 @@ fn on_error(
     mut e: RegistryError,
 ) -> Result<Response, RegistryError> {
     let has = |d| defects.has(d);
+    if has(Defect::NoWwwAuthenticate) {
+        e.headers
+            .retain(|(k, _)| !k.eq_ignore_ascii_case("www-authenticate"));
+    }
+    if has(Defect::ChallengeWithoutScope) {
+        for (k, v) in &mut e.headers {
+            if k.eq_ignore_ascii_case("www-authenticate") {
+                *v = strip_scope(v);
+            }
+        }
+    }
     let code = e.code();
     let get = matches!(*method, Method::GET | Method::HEAD);
     let recode = |e: &mut RegistryError, to: Code| {
@@ -480,6 +572,21 @@ fn on_error(
         return Ok(plain_text(e.status, text));
     }
     Err(e)
+}
+
+/// Drops the `scope="…"` parameter from a challenge.
+fn strip_scope(challenge: &str) -> String {
+    match challenge.find(",scope=\"") {
+        Some(i) => {
+            let rest = &challenge[i + 8..];
+            let end = rest
+                .find('"')
+                .map(|j| i + 8 + j + 1)
+                .unwrap_or(challenge.len());
+            format!("{}{}", &challenge[..i], &challenge[end..])
+        }
+        None => challenge.to_string(),
+    }
 }
 
 fn plain_text(status: StatusCode, text: String) -> Response {
@@ -574,6 +681,17 @@ mod tests {
         assert!(Defects::default().is_empty());
         assert_eq!(s.iter().count(), 2);
         assert_eq!(format!("{s:?}"), r#"{"base-404", "tags-unsorted"}"#);
+    }
+
+    #[test]
+    fn scope_stripping() {
+        assert_eq!(
+            strip_scope(
+                r#"Bearer realm="r",service="s",scope="repository:a:pull",error="invalid_token""#
+            ),
+            r#"Bearer realm="r",service="s",error="invalid_token""#
+        );
+        assert_eq!(strip_scope(r#"Bearer realm="r""#), r#"Bearer realm="r""#);
     }
 
     #[test]

@@ -105,6 +105,8 @@ pub struct ErrorEntry {
 pub struct RegistryError {
     pub status: StatusCode,
     pub errors: Vec<ErrorEntry>,
+    /// Extra answer headers (`WWW-Authenticate` on 401, AUTH-01), sent on HEAD too.
+    pub headers: Vec<(String, String)>,
 }
 
 impl RegistryError {
@@ -116,6 +118,7 @@ impl RegistryError {
                 message: message.into(),
                 detail: json!({}),
             }],
+            headers: Vec::new(),
         }
     }
 
@@ -127,6 +130,12 @@ impl RegistryError {
         self
     }
 
+    /// Adds an answer header.
+    pub fn with_header(mut self, name: &str, value: impl Into<String>) -> Self {
+        self.headers.push((name.to_string(), value.into()));
+        self
+    }
+
     pub fn with_status(mut self, status: StatusCode) -> Self {
         self.status = status;
         self
@@ -134,7 +143,11 @@ impl RegistryError {
 
     /// Several errors in one answer (ERR-07; e.g. one per missing blob, MPUT-15).
     pub fn many(status: StatusCode, errors: Vec<ErrorEntry>) -> Self {
-        RegistryError { status, errors }
+        RegistryError {
+            status,
+            errors,
+            headers: Vec::new(),
+        }
     }
 
     pub fn internal(err: impl std::fmt::Display) -> Self {

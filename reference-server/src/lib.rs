@@ -8,9 +8,11 @@
 //! - [`routes`]: path parsing anchored on the right and one handler file per endpoint family;
 //! - `errors`, `names`, `digest`: the error model and the grammars;
 //! - [`storage`]: the content-addressed filesystem store with atomic publication;
-//! - `authz`: the single authorization hook (permits everything until auth exists);
+//! - [`auth`]: users, access policy, token issuer and verifier; `authz`: the single
+//!   authorization hook every access decision goes through; [`tls`]: HTTPS serving;
 //! - [`defects`]: the switchboard of deliberate spec violations for mutation testing.
 
+pub mod auth;
 mod authz;
 mod config;
 pub mod defects;
@@ -24,7 +26,10 @@ pub mod routes;
 mod server;
 mod state;
 pub mod storage;
+pub mod tls;
 
+pub use auth::{AuthConfig, AuthError, AuthMode, Policy, TokenConfig, Users};
 pub use config::Config;
 pub use defects::{Defect, Defects};
 pub use server::{RunningRegistry, start};
+pub use tls::TlsConfig;

@@ -1,5 +1,6 @@
-//! `reference-registry`: run the reference registry (`serve`), collect garbage (`gc`) or list
-//! the deliberate defects `serve --defect` can switch on (`defects`).
+//! `reference-registry`: run the reference registry (`serve`), collect garbage (`gc`), list
+//! the deliberate defects `serve --defect` can switch on (`defects`), or write a key and
+//! certificate for tokens and TLS (`keygen`).
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -8,7 +9,7 @@ use std::time::Duration;
 
 use clap::{ArgAction, Parser, Subcommand};
 use reference_server::gc::{self, GcOptions};
-use reference_server::{Config, Defect};
+use reference_server::{AuthConfig, Config, Defect, Policy, TlsConfig, TokenConfig, Users};
 
 #[derive(Parser)]
 #[command(
@@ -24,11 +25,39 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Serve the registry API.
-    Serve(ServeArgs),
+    Serve(Box<ServeArgs>),
     /// Remove blobs no manifest references and stale upload sessions.
     Gc(GcArgs),
     /// List the deliberate spec violations `serve --defect` can switch on.
     Defects,
+    /// Write a P-256 key (PKCS#8 PEM) and a self-signed certificate, for signing tokens
+    /// (`--token-key/--token-cert`) and for TLS (`--tls-key/--tls-cert`).
+    Keygen(KeygenArgs),
+}
+
+#[derive(clap::Args)]
+struct KeygenArgs {
+    /// Where to write the private key.
+    #[arg(long)]
+    key: PathBuf,
+    /// Where to write the certificate.
+    #[arg(long)]
+    cert: PathBuf,
+    /// Subject alternative name (repeatable; IP addresses become IP SANs). Default:
+    /// localhost and 127.0.0.1.
+    #[arg(long = "name", value_name = "NAME")]
+    names: Vec<String>,
+    /// Overwrite existing files.
+    #[arg(long)]
+    force: bool,
+}
+
+/// `--auth`: how callers authenticate.
+#[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum AuthArg {
+    None,
+    Basic,
+    Token,
 }
 
 #[derive(clap::Args)]
@@ -63,6 +92,44 @@ struct ServeArgs {
     /// For testing conformance suites only.
     #[arg(long = "defect", value_name = "NAME", value_parser = clap::value_parser!(Defect))]
     defects: Vec<Defect>,
+    /// Authentication: none, basic (htpasswd users) or token (Bearer JWTs from this
+    /// registry's own /token endpoint).
+    #[arg(long, value_enum, default_value = "none")]
+    auth: AuthArg,
+    /// htpasswd file with bcrypt entries (`htpasswd -B`); required for basic, optional for
+    /// token (without it only anonymous tokens exist).
+    #[arg(long, value_name = "FILE")]
+    users: Option<PathBuf>,
+    /// Access policy (JSON). Without it every authenticated user may do everything and
+    /// anonymous callers nothing.
+    #[arg(long, value_name = "FILE")]
+    access: Option<PathBuf>,
+    /// Token signing key: PKCS#8 PEM, P-256 (see `keygen`). Required for --auth token.
+    #[arg(long, value_name = "FILE")]
+    token_key: Option<PathBuf>,
+    /// Certificate of the token key (PEM), sent in each token's x5c header; give the same
+    /// file to distribution as auth.token.rootcertbundle. Required for --auth token.
+    #[arg(long, value_name = "FILE")]
+    token_cert: Option<PathBuf>,
+    /// The token audience (aud) and the challenge's service.
+    #[arg(long, default_value = "reference-registry")]
+    token_service: String,
+    /// The token issuer (iss).
+    #[arg(long, default_value = "reference-registry")]
+    token_issuer: String,
+    /// Token lifetime in seconds (at least 60).
+    #[arg(long, default_value_t = 300, value_parser = clap::value_parser!(u64).range(60..))]
+    token_ttl: u64,
+    /// External base URL when behind a proxy (`https://registry.example`); the token realm
+    /// becomes <URL>/token instead of being derived from the request's Host.
+    #[arg(long, value_name = "URL")]
+    public_url: Option<String>,
+    /// Serve HTTPS with this certificate chain (PEM); needs --tls-key.
+    #[arg(long, value_name = "FILE", requires = "tls_key")]
+    tls_cert: Option<PathBuf>,
+    /// Private key of --tls-cert (PEM); needs --tls-cert.
+    #[arg(long, value_name = "FILE", requires = "tls_cert")]
+    tls_key: Option<PathBuf>,
 }
 
 #[derive(clap::Args)]
@@ -109,12 +176,13 @@ async fn main() -> ExitCode {
         .init();
     let cli = Cli::parse();
     let result = match cli.command {
-        Command::Serve(args) => serve(args).await,
+        Command::Serve(args) => serve(*args).await,
         Command::Gc(args) => run_gc(args).await,
         Command::Defects => {
             print_defects();
             Ok(())
         }
+        Command::Keygen(args) => run_keygen(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -125,8 +193,105 @@ async fn main() -> ExitCode {
     }
 }
 
+/// Builds the auth settings from the flags; every file problem is reported with the file
+/// and place (line, JSON path), never with secret content.
+fn auth_config(args: &ServeArgs) -> Result<AuthConfig, String> {
+    let users = match &args.users {
+        Some(p) => Users::load(p).map_err(|e| e.to_string())?,
+        None => Users::default(),
+    };
+    let policy = match &args.access {
+        Some(p) => Some(Policy::load(p).map_err(|e| e.to_string())?),
+        None => None,
+    };
+    match args.auth {
+        AuthArg::None => {
+            if args.users.is_some() || args.access.is_some() {
+                tracing::warn!("--users/--access have no effect with --auth none");
+            }
+            Ok(AuthConfig::none())
+        }
+        AuthArg::Basic => {
+            if args.users.is_none() {
+                return Err("--auth basic needs --users FILE (htpasswd, bcrypt)".into());
+            }
+            Ok(AuthConfig::basic(users, policy))
+        }
+        AuthArg::Token => {
+            let (Some(key), Some(cert)) = (&args.token_key, &args.token_cert) else {
+                return Err(
+                    "--auth token needs --token-key FILE and --token-cert FILE (see `reference-registry keygen`)"
+                        .into(),
+                );
+            };
+            let mut tc = TokenConfig::from_files(key, cert).map_err(|e| e.to_string())?;
+            tc.service = args.token_service.clone();
+            tc.issuer = args.token_issuer.clone();
+            tc.ttl = Duration::from_secs(args.token_ttl);
+            tc.public_url = args.public_url.clone();
+            Ok(AuthConfig::token(tc, users, policy))
+        }
+    }
+}
+
+fn run_keygen(args: KeygenArgs) -> std::io::Result<()> {
+    use std::io::Write;
+    let names: Vec<&str> = args.names.iter().map(String::as_str).collect();
+    let (key, cert) = reference_server::auth::keygen(&names).map_err(std::io::Error::other)?;
+    let write = |path: &PathBuf, text: &str, private: bool| -> std::io::Result<()> {
+        let mut opts = std::fs::OpenOptions::new();
+        opts.write(true);
+        if args.force {
+            opts.create(true).truncate(true);
+        } else {
+            opts.create_new(true);
+        }
+        #[cfg(unix)]
+        if private {
+            use std::os::unix::fs::OpenOptionsExt;
+            opts.mode(0o600);
+        }
+        #[cfg(not(unix))]
+        let _ = private;
+        let mut f = opts.open(path).map_err(|e| {
+            let hint = if e.kind() == std::io::ErrorKind::AlreadyExists {
+                " (use --force to overwrite)"
+            } else {
+                ""
+            };
+            std::io::Error::new(e.kind(), format!("{}: {e}{hint}", path.display()))
+        })?;
+        f.write_all(text.as_bytes())
+    };
+    if !args.force {
+        for p in [&args.key, &args.cert] {
+            if p.exists() {
+                return Err(std::io::Error::new(
+                    std::io::ErrorKind::AlreadyExists,
+                    format!("{} exists (use --force to overwrite)", p.display()),
+                ));
+            }
+        }
+    }
+    write(&args.key, &key, true)?;
+    write(&args.cert, &cert, false)?;
+    println!(
+        "wrote key {} and certificate {}",
+        args.key.display(),
+        args.cert.display()
+    );
+    Ok(())
+}
+
 async fn serve(args: ServeArgs) -> std::io::Result<()> {
+    let auth = auth_config(&args).map_err(std::io::Error::other)?;
+    let tls = match (&args.tls_cert, &args.tls_key) {
+        (Some(c), Some(k)) => Some(TlsConfig::from_files(c, k).map_err(std::io::Error::other)?),
+        _ => None,
+    };
     let mut config = Config::new(&args.root);
+    config.auth = auth;
+    config.tls = tls;
     config.delete_enabled = args.delete_enabled && !args.no_delete;
     config.read_only = args.read_only;
     config.allow_sparse_manifests = args.allow_sparse_manifests;
@@ -149,9 +314,14 @@ async fn serve(args: ServeArgs) -> std::io::Result<()> {
             )
         })?;
     eprintln!(
-        "reference-registry listening on http://{} (root {})",
-        registry.local_addr(),
-        args.root.display()
+        "reference-registry listening on {} (root {}, auth {})",
+        registry.url(),
+        args.root.display(),
+        match args.auth {
+            AuthArg::None => "none",
+            AuthArg::Basic => "basic",
+            AuthArg::Token => "token",
+        }
     );
     shutdown_signal().await;
     tracing::info!("shutting down");

@@ -21,6 +21,9 @@ pub struct RegistryRequest {
     pub headers: HeaderMap,
     pub body: BodyStream,
     pub caller: Caller,
+    /// The authority the client addressed (`Host`, or the HTTP/2 `:authority`), for the
+    /// token realm; `None` if absent or not plain `host[:port]` text.
+    pub host: Option<String>,
 }
 
 impl RegistryRequest {

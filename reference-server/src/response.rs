@@ -36,8 +36,19 @@ pub fn json(status: StatusCode, value: &Value) -> Response {
     bytes(status, "application/json", body)
 }
 
+/// The JSON error answer with the error's extra headers.
 pub fn error(err: &RegistryError) -> Response {
-    json(err.status, &err.body())
+    let mut r = json(err.status, &err.body());
+    error_headers(&mut r, err);
+    r
+}
+
+/// Copies an error's extra headers (`WWW-Authenticate`) onto an answer, e.g. a bodiless
+/// HEAD answer.
+pub fn error_headers(r: &mut Response, err: &RegistryError) {
+    for (k, v) in &err.headers {
+        set(r, k.as_str(), v);
+    }
 }
 
 /// Sets a header, silently skipping values that aren't valid header text (they can only

@@ -5,12 +5,15 @@ use std::collections::HashMap;
 use std::io;
 use std::sync::{Arc, Mutex};
 
+use crate::auth::Policy;
 use crate::config::Config;
 use crate::digest::{Algorithm, Hasher};
 use crate::storage::Storage;
 
 pub struct Registry {
     pub config: Config,
+    /// The access policy in force (`config.auth.policy`, or the authenticated-only default).
+    pub policy: Arc<Policy>,
     pub storage: Storage,
     sessions: Mutex<HashMap<String, Arc<tokio::sync::Mutex<SessionState>>>>,
 }
@@ -36,6 +39,7 @@ impl Registry {
     pub fn open(config: Config) -> io::Result<Self> {
         let storage = Storage::open(&config.root)?;
         Ok(Registry {
+            policy: Arc::new(config.auth.effective_policy()),
             config,
             storage,
             sessions: Mutex::new(HashMap::new()),

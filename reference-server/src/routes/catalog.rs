@@ -2,14 +2,15 @@
 //! paginated.
 //!
 //! Listing walks the repository tree on each request; fine for a reference registry.
-//! When auth arrives, the list is filtered through the authorization hook (DISC-18).
+//! Who may list at all is decided in `routes::check_policy`; the list is filtered through
+//! the authorization hook to what the caller may pull (DISC-18, AUTH-19).
 
 use serde_json::json;
 use warp::http::StatusCode;
 use warp::reply::Response;
 
 use super::pagination::paginate;
-use crate::authz::{self, Action};
+use crate::authz;
 use crate::defects::Defect;
 use crate::errors::RegistryError;
 use crate::request::RegistryRequest;
@@ -23,7 +24,7 @@ pub async fn get(registry: &Registry, req: &RegistryRequest) -> Result<Response,
         .list_repositories()
         .await?
         .into_iter()
-        .filter(|r| authz::allowed(&req.caller, r, Action::Pull))
+        .filter(|r| authz::listed_in_catalog(&req.caller, r))
         .collect();
     if registry.config.defects.has(Defect::CatalogUnsorted) {
         all.reverse();

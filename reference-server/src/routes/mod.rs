@@ -26,6 +26,8 @@ use warp::Filter;
 use warp::http::{Method, StatusCode};
 use warp::reply::Response;
 
+use crate::auth::scope::Access;
+use crate::auth::{self, AuthMode};
 use crate::authz::{self, Action, Caller};
 use crate::defects::{self, Defect};
 use crate::errors::{Code, RegistryError};
@@ -149,16 +151,18 @@ pub fn filter(
         .and(warp::path::full())
         .and(query)
         .and(warp::header::headers_cloned())
+        .and(warp::host::optional())
         .and(warp::body::stream().map(boxed_body))
         .then(
             move |method: Method,
                   path: warp::path::FullPath,
                   query: String,
                   headers,
+                  host: Option<warp::host::Authority>,
                   body: BodyStream| {
                 let registry = registry.clone();
                 async move {
-                    let caller = Caller::from_headers(&headers);
+                    let caller = Caller::authenticate(&registry, &headers).await;
                     let req = RegistryRequest {
                         method,
                         path: path.as_str().to_string(),
@@ -166,6 +170,7 @@ pub fn filter(
                         headers,
                         body,
                         caller,
+                        host: host.map(|h| h.as_str().to_string()),
                     };
                     dispatch(registry, req).await
                 }
@@ -199,8 +204,11 @@ pub async fn dispatch(registry: Arc<Registry>, req: RegistryRequest) -> Response
         Ok(r) => r,
         Err(e) => {
             if head {
-                // HEAD answers never have a body (BASE-14); keep the status only.
-                response::empty(e.status)
+                // HEAD answers never have a body (BASE-14); keep the status and headers
+                // (a 401's challenge).
+                let mut r = response::empty(e.status);
+                response::error_headers(&mut r, &e);
+                r
             } else {
                 response::error(&e)
             }
@@ -222,6 +230,11 @@ pub async fn dispatch(registry: Arc<Registry>, req: RegistryRequest) -> Response
 
 async fn route(registry: &Registry, mut req: RegistryRequest) -> Result<Response, RegistryError> {
     let defects = registry.config.defects;
+    if req.path == "/token"
+        && let AuthMode::Token(tc) = &registry.config.auth.mode
+    {
+        return auth::endpoint::handle(registry, tc, req).await;
+    }
     let parsed = if defects.is_empty() {
         parse_path(&req.path)
     } else {
@@ -304,6 +317,14 @@ async fn handle(
 /// MPUT-27, ERR-26). With deletes disabled (MGMT-01), manifest, tag and blob deletes get
 /// 405 `UNSUPPORTED`, one of the two answers OCI allows (MGMT-06, MGMT-08, MGMT-12). Both are
 /// decided before the reference or digest is looked at, so the answer doesn't depend on it.
+///
+/// Access (AUTH-19): GET/HEAD need `pull`; POST/PATCH/PUT (and cancelling an upload) need
+/// `pull` and `push`; DELETE of a manifest or blob needs `delete`. A refusal names every
+/// scope the request needs (AUTH-03), including `pull` on a mount's `from` repository;
+/// with the target writable but the source not, the mount itself quietly becomes an
+/// ordinary upload session (see `uploads::try_mount`). `/v2/` needs any valid
+/// authentication when auth is on; the catalog needs the catalog right (`auth::challenge`
+/// renders 401 or 403).
 fn check_policy(
     registry: &Registry,
     req: &RegistryRequest,
@@ -324,22 +345,43 @@ fn check_policy(
             "deletes are disabled on this registry",
         ));
     }
+    let caller = &req.caller;
     if let Some(repo) = route.repository() {
-        let action = if content_delete {
-            Action::Delete
+        let actions: &[Action] = if content_delete {
+            &[Action::Delete]
         } else if write {
-            Action::Push
+            &[Action::Pull, Action::Push]
         } else {
-            Action::Pull
+            &[Action::Pull]
         };
-        if !authz::allowed(&req.caller, repo, action) {
-            return Err(RegistryError::new(
-                Code::Denied,
-                "requested access to the resource is denied",
-            ));
+        if !actions.iter().all(|a| authz::allowed(caller, repo, *a)) {
+            let names: Vec<&str> = actions.iter().map(|a| a.as_str()).collect();
+            let mut needs = vec![Access::repository(repo, &names)];
+            if matches!(route, Route::UploadStart { .. })
+                && *m == Method::POST
+                && req.query("mount").is_some()
+                && let Some(from) = req.query("from")
+                && from != repo
+                && crate::names::is_valid_name(from)
+                && !authz::allowed(caller, from, Action::Pull)
+            {
+                needs.push(Access::repository(from, &["pull"]));
+            }
+            return Err(auth::challenge::refuse(registry, req, caller, &needs));
         }
     }
-    Ok(())
+    match route {
+        Route::Base if !caller.is_authenticated() => {
+            Err(auth::challenge::refuse(registry, req, caller, &[]))
+        }
+        Route::Catalog if !authz::may_list_catalog(caller) => Err(auth::challenge::refuse(
+            registry,
+            req,
+            caller,
+            &[Access::catalog()],
+        )),
+        _ => Ok(()),
+    }
 }
 
 /// `Location` of a committed blob: a plain blob URL of this repository, so GET on it
