@@ -70,6 +70,12 @@ pub struct Settings {
     pub reference_defects: Vec<reference_server::Defect>,
     /// Embedded registry only: accept manifests whose references are absent.
     pub reference_allow_sparse_manifests: bool,
+    /// Embedded registry only: authentication (`--reference-auth`); the run then uses the
+    /// writer and reader identities it makes.
+    pub reference_auth: crate::embedded_auth::EmbeddedAuth,
+    /// Embedded registry only: serve HTTPS with a certificate made for the run, trusted
+    /// through the same path as `--ca-cert`.
+    pub reference_tls: bool,
     /// Warnings (violated SHOULDs) count as failures.
     pub strict: bool,
 }
@@ -114,13 +120,26 @@ pub fn run(settings: Settings, args: Arguments) -> ExitCode {
     if settings.url.is_some()
         && (settings.reference_no_delete
             || settings.reference_read_only
-            || settings.reference_allow_sparse_manifests)
+            || settings.reference_allow_sparse_manifests
+            || settings.reference_auth != crate::embedded_auth::EmbeddedAuth::None
+            || settings.reference_tls)
     {
         return setup_error(
-            "--reference-no-delete, --reference-read-only and --reference-allow-sparse-manifests \
-             configure the embedded registry; they cannot be combined with --url (pass --without \
-             for a remote registry instead)",
+            "--reference-no-delete, --reference-read-only, --reference-allow-sparse-manifests, \
+             --reference-auth and --reference-tls configure the embedded registry; they cannot be \
+             combined with --url (pass --without for a remote registry instead)",
         );
+    }
+    let mut settings = settings;
+    let identities = match crate::embedded_auth::identities(settings.reference_auth) {
+        Ok(i) => i,
+        Err(e) => return setup_error(e),
+    };
+    if let Some(ids) = &identities {
+        // The embedded registry's own identities stand in for credential flags.
+        if settings.reader.is_none() {
+            settings.reader = Some(ids.reader.clone());
+        }
     }
     // The embedded registry's switched-off operations are known, so the user need not
     // repeat them: the refusal scenarios get listed and the success scenarios skip.
@@ -194,6 +213,24 @@ pub fn run(settings: Settings, args: Arguments) -> ExitCode {
             config.read_only = settings.reference_read_only;
             config.defects = settings.reference_defects();
             config.allow_sparse_manifests = settings.reference_allow_sparse_manifests;
+            if let Some(ids) = &identities {
+                config.auth = ids.config.clone();
+            }
+            if settings.reference_tls {
+                let made = reference_server::auth::keygen(&["127.0.0.1", "localhost"])
+                    .map_err(|e| e.to_string())
+                    .and_then(|(key, cert)| {
+                        let path = dir.path().join("embedded-ca.pem");
+                        std::fs::write(&path, &cert).map_err(|e| e.to_string())?;
+                        settings.ca_cert.get_or_insert(path);
+                        reference_server::TlsConfig::from_pem(&cert, &key)
+                            .map_err(|e| e.to_string())
+                    });
+                match made {
+                    Ok(tls) => config.tls = Some(tls),
+                    Err(e) => return setup_error(format!("cannot make a TLS certificate: {e}")),
+                }
+            }
             let addr = std::net::SocketAddr::from(([127, 0, 0, 1], 0));
             let reg = match rt.block_on(reference_server::start(config, addr)) {
                 Ok(r) => r,
@@ -203,7 +240,7 @@ pub fn run(settings: Settings, args: Arguments) -> ExitCode {
                     ));
                 }
             };
-            let url = format!("http://{}", reg.local_addr());
+            let url = reg.url();
             _root = Some(dir);
             embedded = Some(reg);
             let mut mode = match (settings.reference_no_delete, settings.reference_read_only) {
@@ -214,6 +251,9 @@ pub fn run(settings: Settings, args: Arguments) -> ExitCode {
             .to_owned();
             if settings.reference_allow_sparse_manifests {
                 mode.push_str(", sparse manifests allowed");
+            }
+            if identities.is_some() {
+                mode.push_str(&format!(", auth {}", settings.reference_auth));
             }
             (
                 url.clone(),
@@ -232,12 +272,18 @@ pub fn run(settings: Settings, args: Arguments) -> ExitCode {
         (Some(h), None) => h.to_owned(),
         (None, _) => String::new(),
     };
-    let resolved =
-        match credentials::resolve(&settings.credentials, &host, &settings.credential_env) {
+    let resolved = match (&identities, &settings.credentials) {
+        (Some(ids), f) if f.username.is_none() && f.token.is_none() => credentials::Resolved {
+            auth: ids.writer.clone(),
+            source: "the embedded registry's writer".to_owned(),
+        },
+        _ => match credentials::resolve(&settings.credentials, &host, &settings.credential_env) {
             Ok(r) => r,
             Err(e) => return setup_error(format!("credentials: {e}")),
-        };
+        },
+    };
     let reader_desc = match settings.reader.as_ref().and_then(Auth::username) {
+        Some(_) if identities.is_some() => "the embedded registry's reader".to_owned(),
         Some(u) => format!("--reader-username ({u})"),
         None => "none".to_owned(),
     };

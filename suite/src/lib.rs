@@ -19,6 +19,7 @@ pub mod challenge;
 pub mod client;
 pub mod content;
 pub mod credentials;
+pub mod embedded_auth;
 pub mod error;
 pub mod events;
 pub mod expect;

@@ -1094,6 +1094,8 @@ impl Validator<'_> {
                 m.sorted.is_some(),
                 m.absent.is_some(),
                 m.present.is_some(),
+                m.at_least.is_some(),
+                m.matches.is_some(),
             ];
             if !parts.iter().any(|x| *x) {
                 return Err(self.err(Some(l), format!("{pw}: an empty matcher checks nothing")));

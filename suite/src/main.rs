@@ -120,6 +120,15 @@ struct Cli {
     /// it with the filter read-only: scenarios that push fail on a read-only registry.
     #[arg(long)]
     reference_read_only: bool,
+    /// Embedded registry only (no --url): require authentication, `basic` (HTTP Basic) or
+    /// `token` (the Docker token flow with the registry's own /token). The run makes a
+    /// writer and a reader identity and uses both.
+    #[arg(long, value_name = "MODE", default_value = "none", value_parser = ["none", "basic", "token"])]
+    reference_auth: String,
+    /// Embedded registry only (no --url): serve HTTPS (HTTP/2 and HTTP/1.1) with a
+    /// certificate made for the run and trusted as with --ca-cert.
+    #[arg(long)]
+    reference_tls: bool,
     /// Embedded registry only (no --url): switch on a deliberate defect of the reference
     /// registry (repeatable). Hidden: it exists for the mutation test (tests/mutation.rs).
     #[arg(long = "reference-defect", value_name = "NAME", hide = true,
@@ -169,6 +178,8 @@ fn main() -> ExitCode {
         reference_no_delete: cli.reference_no_delete,
         reference_read_only: cli.reference_read_only,
         reference_allow_sparse_manifests: cli.reference_allow_sparse_manifests,
+        reference_auth: cli.reference_auth.parse().unwrap_or_default(),
+        reference_tls: cli.reference_tls,
         strict: cli.strict,
     };
     harness::run(settings, cli.libtest)
