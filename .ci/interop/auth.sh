@@ -90,12 +90,15 @@ skopeo_creds() {
     run skopeo --insecure-policy copy --quiet --src-tls-verify=false \
         --src-creds "$READER_USER:$READER_PASSWORD" \
         "docker://$REPO:skopeo" "oci:$work/back:v1" || return 1
-    local sent got
-    sent=$(sha256sum <"$work/raw.json" | cut -d' ' -f1)
-    got=$(jq -r '.manifests[0].digest' "$work/back/index.json")
-    # skopeo may convert on the way out; the registry's bytes must at least be
-    # what a second inspect returns.
-    echo "manifest sha256:$sent, copied out as $got"
+    # What the reader reads must be what was pushed: the raw manifest's sha256 is
+    # the digest the registry reports for the tag, and the copy out has it too.
+    local raw_digest reported copied
+    raw_digest=sha256:$(sha256sum <"$work/raw.json" | cut -d' ' -f1)
+    reported=$(skopeo inspect --tls-verify=false --creds "$READER_USER:$READER_PASSWORD" \
+        "docker://$REPO:skopeo" | jq -r .Digest)
+    copied=$(jq -r '.manifests[0].digest' "$work/back/index.json")
+    echo "raw $raw_digest, reported $reported, copied out $copied"
+    [ "$raw_digest" = "$reported" ] || { echo "the reader's manifest bytes do not hash to the reported digest"; return 1; }
 }
 
 skopeo_reader_refused() {

@@ -50,7 +50,9 @@ fn token_mode_passes_everything_and_runs_the_token_checks() {
     let (passed, skipped, summary) = clean_run(&["--reference-auth", "token"], dir.path());
     assert!(summary.contains("auth token"), "{summary}");
     assert!(
-        summary.contains("credentials: the embedded registry's writer, reader: the embedded registry's reader"),
+        summary.contains(
+            "credentials: the embedded registry's writer, reader: the embedded registry's reader"
+        ),
         "{summary}"
     );
     // Basic-only, and a token for another service (the reference token server serves one).
