@@ -350,6 +350,16 @@ fn json_equal(e: &Value, a: &Value) -> bool {
     }
 }
 
+/// Whether a JSON-pointer matcher holds on `doc` (`skip_if.json_pointer`).
+pub fn pointer_holds(
+    ptr: &str,
+    m: &PointerMatcher,
+    doc: &Value,
+    vars: &Vars,
+) -> Result<bool, Missing> {
+    Ok(check_pointer(ptr, m, doc, vars)?.is_empty())
+}
+
 fn check_pointer(
     ptr: &str,
     m: &PointerMatcher,

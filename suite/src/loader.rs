@@ -877,8 +877,19 @@ impl Validator<'_> {
             if si.status.as_ref().is_some_and(|st| st.to_vec().is_empty()) {
                 return Err(self.err(Some(l), "skip_if.status: give at least one status"));
             }
-            if si.status.is_none() && si.headers.is_none() {
-                return Err(self.err(Some(l), "skip_if: give status, headers or both"));
+            if si.status.is_none() && si.headers.is_none() && si.json_pointer.is_none() {
+                return Err(self.err(
+                    Some(l),
+                    "skip_if: give status, headers, json_pointer or several",
+                ));
+            }
+            for p in si.json_pointer.iter().flat_map(|m| m.keys()) {
+                if !p.starts_with('/') {
+                    return Err(self.err(
+                        Some(l),
+                        format!("skip_if.json_pointer {p}: not a JSON pointer (starts with /)"),
+                    ));
+                }
             }
             if let Some(hs) = &si.headers {
                 self.header_matchers(l, "skip_if", hs, scope)?;
@@ -1009,13 +1020,17 @@ impl Validator<'_> {
             b.manifest.is_some(),
             b.text.is_some(),
             b.json.is_some(),
+            b.form.is_some(),
             b.bytes.is_some(),
         ];
         if forms.iter().filter(|x| **x).count() != 1 {
             return Err(self.err(
                 Some(l),
-                "body: give exactly one of blob, manifest, text, json, bytes",
+                "body: give exactly one of blob, manifest, text, json, form, bytes",
             ));
+        }
+        for (k, v) in b.form.iter().flatten() {
+            self.template(l, &format!("body.form.{k}"), v, scope)?;
         }
         if b.blob.is_none() && (b.start.is_some() || b.end.is_some() || b.from.is_some()) {
             return Err(self.err(Some(l), "body: start, end and from go with blob"));

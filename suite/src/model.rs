@@ -467,6 +467,9 @@ pub struct BodySpec {
     pub manifest: Option<String>,
     pub text: Option<String>,
     pub json: Option<Value>,
+    /// An `application/x-www-form-urlencoded` body (an OAuth2 token request): each value
+    /// is a template, encoded here; transcripts show secret-looking fields redacted.
+    pub form: Option<IndexMap<String, String>>,
     pub bytes: Option<u64>,
     pub seed: Option<u64>,
     #[serde(default)]
@@ -574,6 +577,8 @@ pub struct SkipIf {
     pub error_code: Option<OneOrMany<String>>,
     /// Every matcher holds on the response headers.
     pub headers: Option<IndexMap<String, HeaderMatcher>>,
+    /// Every matcher holds on the JSON body (e.g. an optional field absent).
+    pub json_pointer: Option<IndexMap<String, PointerMatcher>>,
     pub reason: String,
 }
 

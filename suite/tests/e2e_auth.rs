@@ -73,6 +73,7 @@ fn token_mode_passes_everything_and_runs_the_token_checks() {
         "anonymous-pull",
         "insufficient-scope",
         "push-challenge",
+        "oauth-refresh",
     ] {
         assert!(passed.contains(must), "{must} did not pass:\n{summary}");
     }

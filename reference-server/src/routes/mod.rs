@@ -371,6 +371,9 @@ fn check_policy(
         }
     }
     match route {
+        // With authentication on, `/v2/` itself needs valid credentials: a 401 with the
+        // challenge tells the client how to authenticate before it tries anything else
+        // (BASE-02, AUTH-01), as distribution does.
         Route::Base if !caller.is_authenticated() => {
             Err(auth::challenge::refuse(registry, req, caller, &[]))
         }

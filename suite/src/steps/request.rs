@@ -161,6 +161,14 @@ fn skip_matches(si: &SkipIf, ex: &Exchange, vars: &Vars) -> Result<bool, Missing
             return Ok(false);
         }
     }
+    if let Some(pointers) = &si.json_pointer {
+        let doc = serde_json::from_slice::<Value>(&ex.body.kept).unwrap_or(Value::Null);
+        for (ptr, m) in pointers {
+            if !expect::pointer_holds(ptr, m, &doc, vars)? {
+                return Ok(false);
+            }
+        }
+    }
     Ok(true)
 }
 
@@ -305,6 +313,21 @@ fn body(
         let text = serde_json::to_string(&v).unwrap_or_default();
         let c = Content::Bytes(Bytes::from(text.clone()));
         (c.reader(0, c.len()), format!("json {}", shorten(&text)))
+    } else if let Some(fields) = &b.form {
+        let mut enc = form_urlencoded::Serializer::new(String::new());
+        let mut shown = Vec::new();
+        for (k, v) in fields {
+            let v = vars.render(v).map_err(|m| missing(step, m))?;
+            enc.append_pair(k, &v);
+            let secret =
+                ["password", "token", "refresh_token", "access_token"].contains(&k.as_str());
+            shown.push(format!("{k}={}", if secret { "<redacted>" } else { &v }));
+        }
+        let c = Content::Bytes(Bytes::from(enc.finish()));
+        (
+            c.reader(0, c.len()),
+            format!("form {}", shorten(&shown.join("&"))),
+        )
     } else if let Some(n) = b.bytes {
         let seed = b.seed.unwrap_or(0);
         let c = Content::Generated {
