@@ -224,8 +224,21 @@ pub struct Response {
     pub headers: HeaderMap,
     /// The URL that answered (after redirects).
     pub url: Url,
+    /// Why the token flow could not get past a 401, when the registry is to blame: the
+    /// requirement it broke, so a push that fails for it is reported as that, not as a
+    /// broken push.
+    pub auth_note: Option<AuthNote>,
     inner: reqwest::Response,
     pub(crate) transcript: String,
+}
+
+/// A registry fault found while answering a 401 ([`Response::auth_note`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuthNote {
+    /// The requirement IDs it breaks.
+    pub requirements: Vec<String>,
+    /// What happened, for the failure message.
+    pub message: String,
 }
 
 /// What to do with a response body while it streams in.
@@ -577,6 +590,7 @@ impl Response {
             status: inner.status(),
             headers: inner.headers().clone(),
             url: inner.url().clone(),
+            auth_note: None,
             inner,
             transcript,
         }

@@ -583,6 +583,7 @@ impl Validator<'_> {
             ("paginate", s.paginate.is_some()),
             ("parallel", s.parallel.is_some()),
             ("alter_token", s.alter_token.is_some()),
+            ("wait", s.wait.is_some()),
         ]
         .into_iter()
         .filter_map(|(k, set)| set.then_some(k))
@@ -592,7 +593,7 @@ impl Validator<'_> {
             [] => return Err(self.err(
                 Some(l),
                 "no step kind: give one of request, push_blob, push_manifest, paginate, parallel, \
-                 alter_token",
+                 alter_token, wait",
             )),
             more => {
                 return Err(self.err(
@@ -759,6 +760,22 @@ impl Validator<'_> {
                 }
                 scope.defined.insert(a.into.clone());
                 StepKind::AlterToken(a)
+            }
+            "wait" => {
+                let Some(w) = s.wait.clone() else {
+                    return Err(self.err(Some(l), "wait: missing"));
+                };
+                self.template(l, "wait.seconds", &w.seconds, scope)?;
+                if !self.raw.capabilities.iter().any(|c| c == "slow") {
+                    return Err(self.err(
+                        Some(l),
+                        "wait: a scenario that waits declares the capability \"slow\" (opt-in)",
+                    ));
+                }
+                if w.at_most > 3600 {
+                    return Err(self.err(Some(l), "wait.at_most: at most 3600 seconds"));
+                }
+                StepKind::Wait(w)
             }
             _ => {
                 let branches = s.parallel.as_deref().unwrap_or_default();
@@ -1449,7 +1466,10 @@ mod tests {
         });
         assert!(e.contains("both needed"), "{e}");
         let e = broken(|v| v["steps"][0]["skip_if"] = json!({"reason": "x"}));
-        assert!(e.contains("skip_if: give status, headers or both"), "{e}");
+        assert!(
+            e.contains("skip_if: give status, headers, json_pointer or several"),
+            "{e}"
+        );
         let e = broken(|v| {
             v["steps"][0]["skip_if"] =
                 json!({"headers": {"X": {"equals": "${nope}"}}, "reason": "x"})

@@ -83,6 +83,15 @@ struct Cli {
         value_delimiter = ','
     )]
     without: Vec<String>,
+    /// An opt-in check to run (repeatable; env: comma-separated): `slow` (scenarios that
+    /// wait out a token's lifetime, about two minutes against the embedded registry).
+    #[arg(
+        long = "with",
+        value_name = "CAP",
+        env = "REGISTRY_WITH",
+        value_delimiter = ','
+    )]
+    with: Vec<String>,
     /// Per-request timeout in seconds.
     #[arg(
         long,
@@ -165,6 +174,12 @@ fn main() -> ExitCode {
         insecure: cli.insecure,
         ca_cert: cli.ca_cert,
         fixtures: cli.fixtures.unwrap_or_else(harness::default_fixtures),
+        with: cli
+            .with
+            .iter()
+            .map(|w| w.trim().to_owned())
+            .filter(|w| !w.is_empty())
+            .collect(),
         without: cli
             .without
             .into_iter()

@@ -273,6 +273,8 @@ pub struct RawStep {
     pub parallel: Option<Vec<RawStep>>,
     // kind: alter_token
     pub alter_token: Option<AlterTokenSpec>,
+    // kind: wait
+    pub wait: Option<WaitSpec>,
     /// Whose credentials a request or paginate step carries (default: the writer's).
     #[serde(rename = "as")]
     pub as_: Option<AsSpec>,
@@ -338,8 +340,8 @@ impl<'de> Deserialize<'de> for AsSpec {
     }
 }
 
-/// `alter_token`: a copy of a captured token, altered as a forger would (AUTH-07, AUTH-08
-/// and kin: the registry must refuse it). No network.
+/// `alter_token`: a copy of a captured token, altered as a forger would (the registry must
+/// refuse it: AUTH-22). No network.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct AlterTokenSpec {
@@ -349,6 +351,20 @@ pub struct AlterTokenSpec {
     pub into: String,
     /// What to alter.
     pub how: AlterHow,
+}
+
+/// `wait`: let time pass (a token's lifetime, to see the registry refuse it after).
+/// Scenarios that wait declare the opt-in capability `slow`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WaitSpec {
+    /// Seconds, a template (`"${expires_in}"`).
+    pub seconds: String,
+    /// Added to `seconds` (a clock-skew leeway).
+    #[serde(default)]
+    pub plus: u64,
+    /// The longest wait: a longer one skips the scenario, saying so.
+    pub at_most: u64,
 }
 
 /// The alterations of `alter_token`.
@@ -685,6 +701,8 @@ pub enum StepKind {
     Parallel(Vec<Step>),
     /// Alter a captured token (no network).
     AlterToken(AlterTokenSpec),
+    /// Let time pass.
+    Wait(WaitSpec),
 }
 
 /// A checked `request` step.

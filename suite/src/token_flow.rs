@@ -19,7 +19,8 @@ use reqwest::{Method, StatusCode, Url};
 use crate::auth::{Auth, split_scopes, union_scopes};
 use crate::challenge::{self, Challenge};
 use crate::client::{
-    AuthHeader, BodyCheck, HttpClient, HttpError, Identity, OutBody, OutRequest, Response, origin,
+    AuthHeader, AuthNote, BodyCheck, HttpClient, HttpError, Identity, OutBody, OutRequest,
+    Response, origin,
 };
 use crate::content::Content;
 use crate::token::{CacheKey, Token, TokenCache, parse_token_response, refresh_form};
@@ -153,6 +154,15 @@ impl HttpClient {
             return Ok(resp);
         }
         let lines = resp.header_values("www-authenticate");
+        if lines.is_empty() {
+            let mut resp = resp;
+            resp.auth_note = Some(AuthNote {
+                requirements: vec!["AUTH-01".to_owned()],
+                message: "401 without WWW-Authenticate: nothing says how to authenticate"
+                    .to_owned(),
+            });
+            return Ok(resp);
+        }
         let refs: Vec<&str> = lines.iter().map(String::as_str).collect();
         let Ok(challenges) = challenge::parse(&refs) else {
             return Ok(resp);
@@ -254,6 +264,19 @@ impl HttpClient {
             .await?;
         if retried.status != StatusCode::UNAUTHORIZED {
             self.flow.remember(who, &resource, key, token);
+            return Ok(retried);
+        }
+        let mut retried = retried;
+        // `/v2/` itself needs no scope; every other endpoint needs one.
+        if challenged.is_empty() && !(resource.ends_with("/v2/") || resource.ends_with("/v2")) {
+            // Without a scope the token server cannot know what to grant (AUTH-03).
+            retried.auth_note = Some(AuthNote {
+                requirements: vec!["AUTH-03".to_owned()],
+                message: format!(
+                    "the Bearer challenge names no scope for {resource}, so the token fetched \
+                     for it grants nothing and the request is refused again"
+                ),
+            });
         }
         Ok(retried)
     }

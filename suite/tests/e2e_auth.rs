@@ -58,7 +58,11 @@ fn token_mode_passes_everything_and_runs_the_token_checks() {
     // Basic-only, and a token for another service (the reference token server serves one).
     assert_eq!(
         skipped,
-        set(&["basic-wrong-password", "token-other-audience"]),
+        set(&[
+            "basic-wrong-password",
+            "token-other-audience",
+            "token-expiry"
+        ]),
         "{summary}"
     );
     for must in [
@@ -167,4 +171,22 @@ fn ca_cert_makes_a_private_certificate_trusted() {
         String::from_utf8_lossy(&trusted.stderr)
     );
     rt.block_on(registry.shutdown());
+}
+
+/// The opt-in slow check: a token waited out (60 s from the embedded token server, plus
+/// the clock-skew margin) is refused. About two minutes.
+#[test]
+fn an_expired_token_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let (passed, _, summary) = clean_run(
+        &[
+            "--reference-auth",
+            "token",
+            "--with",
+            "slow",
+            "auth.token-expiry",
+        ],
+        dir.path(),
+    );
+    assert_eq!(passed, set(&["token-expiry"]), "{summary}");
 }

@@ -1,5 +1,5 @@
 //! `alter_token`: a copy of a captured token, altered the way a forger would, for the
-//! scenarios that check the registry refuses it (AUTH-07, AUTH-08). No network.
+//! scenarios that check the registry refuses it (AUTH-22). No network.
 //!
 //! A JWT here is three base64url parts whose first decodes to a JSON object with `alg`.
 //! Opaque tokens are allowed by the token spec, so the JWT-only alterations skip the

@@ -5,6 +5,7 @@ mod alter_token;
 mod paginate;
 mod push;
 mod request;
+mod wait;
 
 use std::collections::BTreeSet;
 use std::fmt::Write as _;
@@ -191,9 +192,38 @@ pub(crate) struct Exchange {
     pub url: Url,
     pub body: Body,
     pub transcript: String,
+    /// A registry fault the token flow ran into ([`crate::client::Response::auth_note`]).
+    pub auth_note: Option<crate::client::AuthNote>,
 }
 
 impl Exchange {
+    /// A failure of `step` on this exchange. When the registry answered 401 because of
+    /// an authentication fault the token flow ran into (a challenge without scope, a 401
+    /// without a challenge), the failure cites that fault's requirement instead: one
+    /// broken challenge must read as one root cause, not as every push it blocked.
+    pub fn fail(
+        self,
+        step: &Step,
+        requirements: &[String],
+        request: Option<String>,
+        mut problems: Vec<Problem>,
+    ) -> StepEnd {
+        match self.auth_note {
+            Some(note) if self.status == StatusCode::UNAUTHORIZED => {
+                problems.insert(
+                    0,
+                    Problem::new(
+                        "authentication",
+                        "a challenge the client can answer",
+                        note.message,
+                    ),
+                );
+                fail_as(step, &note.requirements, request, problems, self.transcript)
+            }
+            _ => fail_as(step, requirements, request, problems, self.transcript),
+        }
+    }
+
     pub fn header(&self, name: &str) -> Option<String> {
         self.headers
             .get(name)
@@ -217,6 +247,7 @@ pub(crate) async fn exchange(
             let status = resp.status;
             let headers = resp.headers.clone();
             let url = resp.url.clone();
+            let auth_note = resp.auth_note.clone();
             let (body, transcript) = resp.read(check).await;
             Ok(Exchange {
                 status,
@@ -224,6 +255,7 @@ pub(crate) async fn exchange(
                 url,
                 body,
                 transcript,
+                auth_note,
             })
         }
         Err(e) => Err(fail(
@@ -291,6 +323,7 @@ pub fn run_step<'a>(
             StepKind::PushManifest(m) => push::manifest(st, step, m, vars).await,
             StepKind::Paginate(p) => paginate::run(st, step, p, vars).await,
             StepKind::AlterToken(a) => alter_token::run(step, a, vars),
+            StepKind::Wait(w) => wait::run(step, w, vars).await,
             StepKind::Parallel(branches) => {
                 let mut branch_vars: Vec<Vars> = branches.iter().map(|_| vars.clone()).collect();
                 let futs = branches

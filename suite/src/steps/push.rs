@@ -62,16 +62,12 @@ async fn expect_status(
             .map(u16::to_string)
             .collect::<Vec<_>>()
             .join(" or ");
-        return Err(fail_as(
+        let status = ex.status.as_u16().to_string();
+        return Err(ex.fail(
             step,
             &id_list(id),
             Some(request_line(&req)),
-            vec![Problem::new(
-                format!("{what}: status"),
-                expected,
-                ex.status.as_u16().to_string(),
-            )],
-            ex.transcript,
+            vec![Problem::new(format!("{what}: status"), expected, status)],
         ));
     }
     Ok(ex)

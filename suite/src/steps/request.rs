@@ -54,6 +54,7 @@ pub(super) async fn run(
     let status = resp.status;
     let headers = resp.headers.clone();
     let url = resp.url.clone();
+    let auth_note = resp.auth_note.clone();
     let (body, transcript) = resp.read(check).await;
     let ex = Exchange {
         status,
@@ -61,6 +62,7 @@ pub(super) async fn run(
         url,
         body,
         transcript,
+        auth_note,
     };
 
     if expect.aborted == Some(true) {
@@ -95,12 +97,7 @@ pub(super) async fn run(
         ));
     }
     if !problems.is_empty() {
-        return Err(fail(
-            step,
-            Some(request_line(&out)),
-            problems,
-            ex.transcript,
-        ));
+        return Err(ex.fail(step, &step.requirements, Some(request_line(&out)), problems));
     }
     for (name, spec) in capture {
         match captured(spec, &ex) {
@@ -456,6 +453,7 @@ mod tests {
                 error: None,
             },
             transcript: String::new(),
+            auth_note: None,
         }
     }
 
