@@ -765,7 +765,13 @@ impl Validator<'_> {
                 let Some(w) = s.wait.clone() else {
                     return Err(self.err(Some(l), "wait: missing"));
                 };
-                self.template(l, "wait.seconds", &w.seconds, scope)?;
+                match (&w.seconds, &w.jwt_exp) {
+                    (Some(t), None) => self.template(l, "wait.seconds", t, scope)?,
+                    (None, Some(t)) => self.template(l, "wait.jwt_exp", t, scope)?,
+                    _ => {
+                        return Err(self.err(Some(l), "wait: give exactly one of seconds, jwt_exp"));
+                    }
+                }
                 if !self.raw.capabilities.iter().any(|c| c == "slow") {
                     return Err(self.err(
                         Some(l),

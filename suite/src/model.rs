@@ -353,14 +353,18 @@ pub struct AlterTokenSpec {
     pub how: AlterHow,
 }
 
-/// `wait`: let time pass (a token's lifetime, to see the registry refuse it after).
-/// Scenarios that wait declare the opt-in capability `slow`.
+/// `wait`: let time pass (until a token has expired, to see the registry refuse it after).
+/// Scenarios that wait declare the opt-in capability `slow`. Exactly one of `seconds` and
+/// `jwt_exp`.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct WaitSpec {
     /// Seconds, a template (`"${expires_in}"`).
-    pub seconds: String,
-    /// Added to `seconds` (a clock-skew leeway).
+    pub seconds: Option<String>,
+    /// A token (template): wait until its JWT `exp` claim has passed. An opaque token
+    /// skips the scenario (clients must treat tokens as opaque; only a JWT says when).
+    pub jwt_exp: Option<String>,
+    /// Added to the wait (a clock-skew leeway).
     #[serde(default)]
     pub plus: u64,
     /// The longest wait: a longer one skips the scenario, saying so.
