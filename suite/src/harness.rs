@@ -20,12 +20,6 @@ use crate::plan::{self, TrialPlan};
 use crate::report;
 use crate::runner::{self, RunContext};
 
-/// Capabilities a run must ask for (`--with`): checks that wait minutes.
-pub const OPT_IN: &[(&str, &str)] = &[(
-    "slow",
-    "a slow check (it waits out a token's lifetime): run it with --with slow",
-)];
-
 /// Why `reader` scenarios skip when no reader identity is configured.
 pub const NO_READER: &str = "no reader identity (--reader-username/--reader-password)";
 
@@ -60,7 +54,7 @@ pub struct Settings {
     pub fixtures: PathBuf,
     /// Capabilities the registry lacks.
     pub without: BTreeSet<String>,
-    /// Opt-in capabilities asked for ([`OPT_IN`]).
+    /// Opt-in capabilities asked for ([`plan::OPT_IN`]).
     pub with: BTreeSet<String>,
     /// Per-request timeout.
     pub request_timeout: Duration,
@@ -188,13 +182,14 @@ pub fn run(settings: Settings, args: Arguments) -> ExitCode {
         without.insert("reader".to_owned());
         without_reasons.insert("reader".to_owned(), NO_READER.to_owned());
     }
-    for (cap, why) in OPT_IN {
-        if !settings.with.contains(*cap) && without.insert((*cap).to_owned()) {
-            without_reasons.insert((*cap).to_owned(), (*why).to_owned());
+    // Opt-in checks not asked for are left out (plan::OPT_IN).
+    for cap in plan::OPT_IN {
+        if !settings.with.contains(*cap) {
+            without.insert((*cap).to_owned());
         }
     }
     for w in &settings.with {
-        if !OPT_IN.iter().any(|(c, _)| c == w) {
+        if !plan::OPT_IN.contains(&w.as_str()) {
             eprintln!("note: --with {w}: not an opt-in capability (known: slow)");
         }
     }

@@ -77,6 +77,11 @@ pub fn plan(fx: &Fixtures, selected: &[Profile], namespace: &str) -> Vec<TrialPl
 /// MUST that OCI does not state), run once per selected profile they apply to; the rest once; scenarios for no selected
 /// profile, and scenarios whose `when_without` capabilities are not all in `without`, are
 /// left out. Files that failed to load become error trials.
+/// Capabilities a run must ask for (`--with`): checks that wait minutes. Scenarios that
+/// need one are not listed unless it was asked for (like another profile's scenarios), so
+/// they neither slow a run nor show up as skips in every report and baseline.
+pub const OPT_IN: &[&str] = &["slow"];
+
 pub fn plan_without(
     fx: &Fixtures,
     selected: &[Profile],
@@ -93,6 +98,12 @@ pub fn plan_without(
         // A check of how a switched-off operation is refused means nothing on a registry
         // that offers it, so it is not even listed (like another profile's scenario).
         if !s.when_without.iter().all(|c| without.contains(c)) {
+            continue;
+        }
+        if s.capabilities
+            .iter()
+            .any(|c| OPT_IN.contains(&c.as_str()) && without.contains(c))
+        {
             continue;
         }
         let applicable: Vec<Profile> = Profile::ALL
