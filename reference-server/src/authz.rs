@@ -38,10 +38,10 @@ pub enum Identity {
 }
 
 /// The caller of one request: identity plus what decisions need (policy, defects).
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct Caller {
     pub identity: Identity,
-    policy: Option<Arc<Policy>>,
+    policy: Arc<Policy>,
     defects: Defects,
     /// In token mode only tokens carry rights: an anonymous request without a token gets
     /// nothing from the policy directly (it must fetch an anonymous token).
@@ -102,7 +102,7 @@ impl Caller {
     pub async fn authenticate(registry: &Registry, headers: &HeaderMap) -> Caller {
         let auth = &registry.config.auth;
         let defects = registry.config.defects;
-        let policy = Some(registry.policy.clone());
+        let policy = registry.policy.clone();
         let identity = match &auth.mode {
             AuthMode::None => Identity::Open,
             AuthMode::Basic => match basic_credentials(headers) {
@@ -159,10 +159,7 @@ impl Caller {
     }
 
     fn policy_rights(&self, repository: &str) -> Rights {
-        self.policy
-            .as_ref()
-            .map(|p| p.rights(self.subject(), repository))
-            .unwrap_or(Rights::NONE)
+        self.policy.rights(self.subject(), repository)
     }
 }
 
@@ -173,9 +170,7 @@ pub fn allowed(caller: &Caller, repository: &str, action: Action) -> bool {
     let action = defects::needed_action(caller.defects, action);
     match &caller.identity {
         Identity::Open => true,
-        Identity::Anonymous if caller.policy.is_some() && !caller.token_mode => {
-            caller.policy_rights(repository).has(action)
-        }
+        Identity::Anonymous if !caller.token_mode => caller.policy_rights(repository).has(action),
         Identity::User(_) => caller.policy_rights(repository).has(action),
         Identity::Token(claims) => claims.access.iter().any(|a| {
             a.kind == "repository"
@@ -196,14 +191,8 @@ pub fn may_list_catalog(caller: &Caller) -> bool {
     }
     match &caller.identity {
         Identity::Open => true,
-        Identity::Anonymous if !caller.token_mode => caller
-            .policy
-            .as_ref()
-            .is_some_and(|p| p.may_list_catalog(None)),
-        Identity::User(u) => caller
-            .policy
-            .as_ref()
-            .is_some_and(|p| p.may_list_catalog(Some(u))),
+        Identity::Anonymous if !caller.token_mode => caller.policy.may_list_catalog(None),
+        Identity::User(u) => caller.policy.may_list_catalog(Some(u)),
         Identity::Token(c) => c.access.iter().any(|a| *a == Access::catalog()),
         _ => false,
     }

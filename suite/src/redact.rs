@@ -9,11 +9,29 @@ use std::sync::LazyLock;
 
 use regex::Regex;
 
+/// Field names whose values are secrets, in JSON bodies and in form bodies alike.
+const SECRET_FIELDS: &[&str] = &[
+    "token",
+    "access_token",
+    "refresh_token",
+    "id_token",
+    "identitytoken",
+    "registrytoken",
+    "password",
+    "secret",
+];
+
+/// Whether a field (JSON key, form name) carries a secret.
+pub fn is_secret_field(name: &str) -> bool {
+    SECRET_FIELDS.contains(&name)
+}
+
 /// `"token": "..."` and its kin, in JSON text (escapes inside the value included).
 static SECRET_FIELD: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(
-        r#"("(?:token|access_token|refresh_token|id_token|identitytoken|registrytoken|password|secret)"\s*:\s*)"(?:[^"\\]|\\.)*("|$)"#,
-    )
+    Regex::new(&format!(
+        r#"("(?:{})"\s*:\s*)"(?:[^"\\]|\\.)*("|$)"#,
+        SECRET_FIELDS.join("|")
+    ))
     .expect("static regex")
 });
 

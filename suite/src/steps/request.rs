@@ -316,8 +316,7 @@ fn body(
         for (k, v) in fields {
             let v = vars.render(v).map_err(|m| missing(step, m))?;
             enc.append_pair(k, &v);
-            let secret =
-                ["password", "token", "refresh_token", "access_token"].contains(&k.as_str());
+            let secret = crate::redact::is_secret_field(k);
             shown.push(format!("{k}={}", if secret { "<redacted>" } else { &v }));
         }
         let c = Content::Bytes(Bytes::from(enc.finish()));
