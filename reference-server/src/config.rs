@@ -41,11 +41,23 @@ pub struct Config {
     pub auth: AuthConfig,
     /// Serve HTTPS (HTTP/2 and HTTP/1.1 by ALPN) with this certificate; plain HTTP if `None`.
     pub tls: Option<TlsConfig>,
+    /// Upload sessions that received nothing for this long are purged in the background
+    /// (`serve --upload-ttl`, 24 h by default, as distribution's upload purging), so
+    /// abandoned sessions expire (PUSH-39).
+    pub upload_ttl: Duration,
+    /// Collect garbage inside the server at this interval (`serve --gc-interval`); off by
+    /// default. Safe while pushes run: see [`crate::gc`].
+    pub gc_interval: Option<Duration>,
+    /// Unreferenced blobs younger than this (by their newest link or content write) are
+    /// kept by a collection, so a client that uploaded its layers and is about to push the
+    /// manifest does not lose them (`--gc-grace`, 1 h by default).
+    pub gc_grace: Duration,
 }
 
 impl Config {
     /// Defaults: deletes on, writable, strict manifest references, 4 MiB manifests, pages of
-    /// 1000, 30 s grace, no auth, plain HTTP.
+    /// 1000, 30 s grace, no auth, plain HTTP, sessions purged after 24 h idle, no scheduled
+    /// collection.
     pub fn new(root: impl Into<PathBuf>) -> Self {
         Config {
             root: root.into(),
@@ -58,6 +70,9 @@ impl Config {
             defects: Defects::NONE,
             auth: AuthConfig::default(),
             tls: None,
+            upload_ttl: Duration::from_secs(24 * 3600),
+            gc_interval: None,
+            gc_grace: Duration::from_secs(3600),
         }
     }
 }

@@ -1,5 +1,5 @@
-//! `reference-registry`: run the reference registry (`serve`), collect garbage (`gc`), list
-//! the deliberate defects `serve --defect` can switch on (`defects`), or write a key and
+//! `reference-registry`: run the reference registry (`serve`), collect garbage (`gc`), check
+//! and repair the storage (`fsck`), list the deliberate defects `serve --defect` can switch on (`defects`), or write a key and
 //! certificate for tokens and TLS (`keygen`).
 
 use std::net::SocketAddr;
@@ -8,6 +8,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::{ArgAction, Parser, Subcommand};
+use reference_server::fsck::{self, FsckOptions};
 use reference_server::gc::{self, GcOptions};
 use reference_server::{AuthConfig, Config, Defect, Policy, TlsConfig, TokenConfig, Users};
 
@@ -26,8 +27,10 @@ struct Cli {
 enum Command {
     /// Serve the registry API.
     Serve(Box<ServeArgs>),
-    /// Remove blobs no manifest references and stale upload sessions.
+    /// Remove blobs no manifest references and stale upload sessions (registry stopped).
     Gc(GcArgs),
+    /// Check every invariant of the storage layout; exit status 1 when one is broken.
+    Fsck(FsckArgs),
     /// List the deliberate spec violations `serve --defect` can switch on.
     Defects,
     /// Write a P-256 key (PKCS#8 PEM) and a self-signed certificate, for signing tokens
@@ -124,6 +127,18 @@ struct ServeArgs {
     /// becomes <URL>/token instead of being derived from the request's Host.
     #[arg(long, value_name = "URL")]
     public_url: Option<String>,
+    /// Upload sessions idle longer than this are purged in the background: seconds, or a
+    /// number with s/m/h/d.
+    #[arg(long, default_value = "24h", value_parser = parse_age)]
+    upload_ttl: Duration,
+    /// Collect garbage inside the server at this interval (e.g. 1h), safely while pushes
+    /// run; off by default.
+    #[arg(long, value_parser = parse_age, value_name = "AGE")]
+    gc_interval: Option<Duration>,
+    /// Unreferenced blobs written or linked more recently than this survive a collection,
+    /// so a push between its layers and its manifest keeps its layers.
+    #[arg(long, default_value = "1h", value_parser = parse_age)]
+    gc_grace: Duration,
     /// Serve HTTPS with this certificate chain (PEM); needs --tls-key.
     #[arg(long, value_name = "FILE", requires = "tls_key")]
     tls_cert: Option<PathBuf>,
@@ -141,8 +156,25 @@ struct GcArgs {
     #[arg(long)]
     dry_run: bool,
     /// Upload sessions older than this are removed: seconds, or a number with s/m/h/d.
-    #[arg(long, default_value = "24h", value_parser = parse_age)]
+    #[arg(long, alias = "upload-ttl", default_value = "24h", value_parser = parse_age)]
     upload_max_age: Duration,
+    /// Keep unreferenced blobs written or linked more recently than this.
+    #[arg(long, default_value = "0", value_parser = parse_age)]
+    blob_grace: Duration,
+}
+
+#[derive(clap::Args)]
+struct FsckArgs {
+    /// Storage root directory.
+    #[arg(long, env = "REGISTRY_ROOT", default_value = "./registry-data")]
+    root: PathBuf,
+    /// Remove broken sessions, temporary files and pointers to nothing (never content).
+    /// Needs the registry stopped.
+    #[arg(long)]
+    repair: bool,
+    /// The registry runs with --allow-sparse-manifests: missing references are fine.
+    #[arg(long)]
+    allow_sparse_manifests: bool,
 }
 
 fn parse_age(s: &str) -> Result<Duration, String> {
@@ -178,6 +210,7 @@ async fn main() -> ExitCode {
     let result = match cli.command {
         Command::Serve(args) => serve(*args).await,
         Command::Gc(args) => run_gc(args).await,
+        Command::Fsck(args) => return run_fsck(args).await,
         Command::Defects => {
             print_defects();
             Ok(())
@@ -298,6 +331,9 @@ async fn serve(args: ServeArgs) -> std::io::Result<()> {
     config.max_manifest_size = args.max_manifest_size;
     config.shutdown_grace = Duration::from_secs(args.shutdown_grace);
     config.defects = args.defects.iter().copied().collect();
+    config.upload_ttl = args.upload_ttl;
+    config.gc_interval = args.gc_interval;
+    config.gc_grace = args.gc_grace;
     for d in &args.defects {
         tracing::warn!(defect = %d, requirements = ?d.requirements(), "defect switched on: {}", d.describe());
     }
@@ -392,6 +428,7 @@ async fn run_gc(args: GcArgs) -> std::io::Result<()> {
         root: args.root,
         dry_run: args.dry_run,
         upload_max_age: args.upload_max_age,
+        blob_grace: args.blob_grace,
     };
     let report = gc::run(&opts).await?;
     let verb = if opts.dry_run {
@@ -420,4 +457,66 @@ async fn run_gc(args: GcArgs) -> std::io::Result<()> {
         report.temp_files.len()
     );
     Ok(())
+}
+
+/// Prints one line per violation (kind, path under the root, what is wrong, and whether
+/// `--repair` removed it) and a summary; exit status 0 when nothing is left broken, 1 when
+/// something is, 2 when the check could not run.
+async fn run_fsck(args: FsckArgs) -> ExitCode {
+    let opts = FsckOptions {
+        root: args.root,
+        repair: args.repair,
+        allow_sparse_manifests: args.allow_sparse_manifests,
+    };
+    let root = opts.root.clone();
+    let report = match tokio::task::spawn_blocking(move || fsck::run(&opts)).await {
+        Ok(Ok(r)) => r,
+        Ok(Err(e)) => {
+            eprintln!("reference-registry fsck: {e}");
+            return ExitCode::from(2);
+        }
+        Err(e) => {
+            eprintln!("reference-registry fsck: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    if report.in_use {
+        println!(
+            "note: a registry is serving {}; temporary files were not checked",
+            root.display()
+        );
+    }
+    for v in &report.violations {
+        let state = match (v.repaired, v.kind.repairable(), v.kind.is_leftover()) {
+            (true, _, _) => " [repaired: removed]",
+            (false, _, true) => " [leftover, harmless: --repair removes it]",
+            (false, true, false) => " [--repair removes it]",
+            (false, false, false) => "",
+        };
+        println!(
+            "{} {}: {}{state}",
+            v.kind.as_str(),
+            v.path.display(),
+            v.message
+        );
+    }
+    let repaired = report.violations.len() - report.remaining();
+    println!(
+        "checked {} blobs, {} repositories, {} manifests, {} upload sessions: {} violations{}",
+        report.blobs,
+        report.repositories,
+        report.manifests,
+        report.sessions,
+        report.violations.len(),
+        if repaired > 0 {
+            format!(", {repaired} repaired, {} left", report.remaining())
+        } else {
+            String::new()
+        }
+    );
+    if report.remaining() == 0 {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    }
 }

@@ -65,6 +65,7 @@ pub async fn start(config: Config, addr: SocketAddr) -> io::Result<RunningRegist
     let grace = config.shutdown_grace;
     let tls = config.tls.clone();
     let registry = Arc::new(Registry::open(config)?);
+    crate::maintenance::spawn(&registry);
     let listener = tokio::net::TcpListener::bind(addr).await?;
     let addr = listener.local_addr()?;
     let (stop, stopped) = oneshot::channel::<()>();

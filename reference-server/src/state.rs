@@ -8,14 +8,20 @@ use std::sync::{Arc, Mutex};
 use crate::auth::Policy;
 use crate::config::Config;
 use crate::digest::{Algorithm, Hasher};
+use crate::gc::pins::Pins;
 use crate::storage::Storage;
+use crate::storage::lock::RootLock;
 
 pub struct Registry {
     pub config: Config,
     /// The access policy in force (`config.auth.policy`, or the authenticated-only default).
     pub policy: Arc<Policy>,
     pub storage: Storage,
+    /// Digests writes are about to reference, which the in-server collector leaves alone.
+    pub pins: Arc<Pins>,
     sessions: Mutex<HashMap<String, Arc<tokio::sync::Mutex<SessionState>>>>,
+    /// Held while serving, so offline `gc`/`fsck --repair` refuse to run under us.
+    _root_lock: RootLock,
 }
 
 /// The running sha256 of a session's data, valid for `offset` bytes. After a restart it
@@ -36,13 +42,34 @@ impl SessionState {
 }
 
 impl Registry {
+    /// Opens the storage root, removes crash debris when no other registry uses the root
+    /// (see [`crate::storage::recovery`]), and takes the shared root lock.
     pub fn open(config: Config) -> io::Result<Self> {
         let storage = Storage::open(&config.root)?;
+        if let Some(alone) = RootLock::exclusive(storage.root())? {
+            let r = crate::storage::recovery::recover(storage.root())?;
+            if r.temp_entries > 0 || !r.broken_sessions.is_empty() {
+                tracing::info!(
+                    temporary = r.temp_entries,
+                    broken_sessions = r.broken_sessions.len(),
+                    "removed what an interrupted run left behind"
+                );
+            }
+            for (id, why) in &r.broken_sessions {
+                tracing::warn!(session = %id, problem = %why, "removed a broken upload session");
+            }
+            drop(alone);
+        } else {
+            tracing::info!("another registry serves this root; start-up recovery skipped");
+        }
+        let root_lock = RootLock::shared(storage.root())?;
         Ok(Registry {
             policy: Arc::new(config.auth.effective_policy()),
             config,
             storage,
+            pins: Arc::default(),
             sessions: Mutex::new(HashMap::new()),
+            _root_lock: root_lock,
         })
     }
 

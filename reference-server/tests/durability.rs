@@ -110,6 +110,7 @@ async fn gc_removes_unreferenced_blobs_and_old_sessions() {
         root: t.root.clone(),
         dry_run: true,
         upload_max_age: Duration::ZERO,
+        blob_grace: Duration::ZERO,
     };
     let report = gc::run(&dry).await.unwrap();
     assert_eq!(
@@ -147,5 +148,14 @@ async fn gc_removes_unreferenced_blobs_and_old_sessions() {
             StatusCode::OK
         );
     }
+    // The offline collector refuses while a registry serves the root...
+    let refused = gc::run(&real).await.unwrap_err();
+    assert!(
+        refused.to_string().contains("in use by a running registry"),
+        "{refused}"
+    );
+    // ...and, once it is stopped, finds nothing more.
+    let mut t = t;
+    t.stop().await;
     assert!(gc::run(&real).await.unwrap().blobs.is_empty());
 }

@@ -233,6 +233,7 @@ async fn gc_with_sparse_manifests_keeps_everything_referenced() {
         root: t.root.clone(),
         dry_run: true,
         upload_max_age: Duration::ZERO,
+        blob_grace: Duration::ZERO,
     };
     let report = gc::run(&dry)
         .await

@@ -247,10 +247,21 @@ pub async fn put(
         )
         .detail(json!({ "digest": want.to_string(), "actual": d.to_string() })));
     }
+    // Pinned before the references are checked and until the last file is written, so a
+    // collection running now cannot remove what this manifest needs (see `crate::gc::pins`).
+    let _pinned = registry.pins.pin(
+        checked
+            .required_blobs
+            .iter()
+            .chain(&checked.required_manifests)
+            .filter_map(|s| s.parse::<Digest>().ok())
+            .chain([d.clone()]),
+    );
     missing_references(registry, name, &checked).await?;
 
-    // Publish in an order where a crash never leaves a tag or referrer without content:
-    // bytes, then the revision, then the referrer entry, then the tags.
+    // Publish in an order where a crash never leaves anything visible that points at
+    // nothing, or a manifest whose referrer entry is missing: bytes, then the referrer
+    // entry (listed only once the revision exists), then the revision, then the tags.
     let storage = &registry.storage;
     let size = body.len();
     let body = match defects.has(Defect::ManifestReserialized) {
@@ -258,6 +269,14 @@ pub async fn put(
         false => body,
     };
     storage.put_blob_bytes(&d, body).await?;
+    let subject = checked
+        .subject
+        .as_deref()
+        .and_then(|s| s.parse::<Digest>().ok());
+    if let Some(subject) = &subject {
+        let desc = referrer_descriptor(&checked, &d, size, defects);
+        storage.add_referrer(name, subject, &d, &desc).await?;
+    }
     storage
         .put_manifest_revision(
             name,
@@ -267,14 +286,6 @@ pub async fn put(
             },
         )
         .await?;
-    let subject = checked
-        .subject
-        .as_deref()
-        .and_then(|s| s.parse::<Digest>().ok());
-    if let Some(subject) = &subject {
-        let desc = referrer_descriptor(&checked, &d, size, defects);
-        storage.add_referrer(name, subject, &d, &desc).await?;
-    }
     for t in &tags {
         if defects.has(Defect::TagNotMoved) && storage.resolve_tag(name, t).await?.is_some() {
             continue;
@@ -416,17 +427,24 @@ pub async fn delete(
             if storage.manifest_meta(name, &d).await?.is_none() {
                 return Err(RegistryError::manifest_unknown(reference));
             }
+            // The reverse of PUT's order: tags, the revision (the manifest is gone), then
+            // its referrer entry, so a crash leaves at most an entry nobody lists.
             if !defects.has(Defect::DeleteKeepsTags) {
                 storage.untag_digest(name, &d).await?;
             }
-            if let Some(bytes) = storage.read_blob_bytes(&d).await?
-                && let Ok(v) = serde_json::from_slice::<Value>(&bytes)
-                && let Some(subject) = v.pointer("/subject/digest").and_then(Value::as_str)
-                && let Ok(subject) = subject.parse::<Digest>()
-            {
+            let subject = storage
+                .read_blob_bytes(&d)
+                .await?
+                .and_then(|bytes| serde_json::from_slice::<Value>(&bytes).ok())
+                .and_then(|v| {
+                    v.pointer("/subject/digest")
+                        .and_then(Value::as_str)
+                        .and_then(|s| s.parse::<Digest>().ok())
+                });
+            storage.delete_manifest_revision(name, &d).await?;
+            if let Some(subject) = subject {
                 storage.remove_referrer(name, &subject, &d).await?;
             }
-            storage.delete_manifest_revision(name, &d).await?;
         }
     }
     Ok(response::empty(StatusCode::ACCEPTED))

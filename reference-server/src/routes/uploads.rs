@@ -51,8 +51,9 @@ fn session_reply(status: StatusCode, name: &str, id: &str, offset: u64) -> Respo
     r
 }
 
-/// Checks that `id` is a live session of `name`: unknown, finished, cancelled sessions and
-/// sessions of another repository are 404 `BLOB_UPLOAD_UNKNOWN` (PUSH-34, ERR-14).
+/// Checks that `id` is a live session of `name`: unknown, finished, cancelled, purged
+/// sessions and sessions of another repository are 404 `BLOB_UPLOAD_UNKNOWN` (PUSH-34,
+/// ERR-14).
 async fn lookup(registry: &Registry, name: &str, id: &str) -> Result<(), RegistryError> {
     match registry.storage.session_info(id).await? {
         Some(info)
@@ -63,6 +64,25 @@ async fn lookup(registry: &Registry, name: &str, id: &str) -> Result<(), Registr
         }
         _ => Err(RegistryError::upload_unknown(id)),
     }
+}
+
+/// Takes the session's lock and returns it with the committed offset. The session is
+/// looked up before (no lock for unknown ids) and again after waiting: a PUT, a cancel or
+/// the idle purge may have ended it meanwhile, and that is a 404, never a 500.
+async fn acquire(
+    registry: &Registry,
+    name: &str,
+    id: &str,
+) -> Result<(tokio::sync::OwnedMutexGuard<SessionState>, u64), RegistryError> {
+    lookup(registry, name, id).await?;
+    let guard = registry.session_lock(id).lock_owned().await;
+    lookup(registry, name, id).await?;
+    let offset = registry
+        .storage
+        .session_len(id)
+        .await?
+        .ok_or_else(|| RegistryError::upload_unknown(id))?;
+    Ok((guard, offset))
 }
 
 /// `POST /v2/<name>/blobs/uploads/`: mount, single-request upload, or a new session.
@@ -115,6 +135,8 @@ async fn try_mount(
     d: &Digest,
 ) -> Result<Option<Response>, RegistryError> {
     let storage = &registry.storage;
+    // Held until the link is written, so a collection cannot take the blob in between.
+    let _pinned = registry.pins.pin([d.clone()]);
     let unchecked = registry.config.defects.has(Defect::MountUnchecked);
     if !unchecked && !storage.blob_exists_globally(d).await {
         return Ok(None);
@@ -181,23 +203,21 @@ async fn single_post(
 
 /// `GET <location>`: 204 with `Location` and `Range` (PUSH-30), the offset a client resumes
 /// from after an interrupted or refused chunk (PUSH-32).
+///
+/// After a crash the offset is the length of the data file, which may include bytes of a
+/// chunk the client never saw acknowledged: they are the client's bytes in order, so
+/// resuming from `Range` is correct.
 pub async fn status(registry: &Registry, name: &str, id: &str) -> Result<Response, RegistryError> {
-    lookup(registry, name, id).await?;
     // Wait for a PATCH in flight on this session: until it ends (or is cut back after a
     // broken connection), the data file's length is not a committed offset.
-    let lock = registry.session_lock(id);
-    let _state = lock.lock().await;
-    lookup(registry, name, id).await?;
-    let offset = registry.storage.session_len(id).await?;
+    let (_state, offset) = acquire(registry, name, id).await?;
     Ok(session_reply(StatusCode::NO_CONTENT, name, id, offset))
 }
 
 /// `DELETE <location>`: cancel, 204 (PUSH-37, FUT-05); the session is then unknown (404).
 /// Cancelling an unknown session is 404 `BLOB_UPLOAD_UNKNOWN` (PUSH-38).
 pub async fn cancel(registry: &Registry, name: &str, id: &str) -> Result<Response, RegistryError> {
-    lookup(registry, name, id).await?;
-    let lock = registry.session_lock(id);
-    let _state = lock.lock().await;
+    let (_state, _) = acquire(registry, name, id).await?;
     if !registry.config.defects.has(Defect::CancelKeepsSession) {
         registry.storage.remove_session(id).await?;
         registry.forget_session(id);
@@ -255,10 +275,7 @@ pub async fn patch(
     name: &str,
     id: &str,
 ) -> Result<Response, RegistryError> {
-    lookup(registry, name, id).await?;
-    let lock = registry.session_lock(id);
-    let mut state = lock.lock().await;
-    let offset = registry.storage.session_len(id).await?;
+    let (mut state, offset) = acquire(registry, name, id).await?;
     let Ok(declared) = chunk_length(req, offset) else {
         return Ok(range_not_satisfiable(name, id, offset));
     };
@@ -288,9 +305,7 @@ pub async fn put(
 ) -> Result<Response, RegistryError> {
     lookup(registry, name, id).await?;
     let digests = requested_digests(req)?;
-    let lock = registry.session_lock(id);
-    let mut state = lock.lock().await;
-    let offset = registry.storage.session_len(id).await?;
+    let (mut state, offset) = acquire(registry, name, id).await?;
     let Ok(declared) = chunk_length(req, offset) else {
         return Ok(range_not_satisfiable(name, id, offset));
     };
@@ -332,8 +347,16 @@ fn requested_digests(req: &RegistryRequest) -> Result<Vec<Digest>, RegistryError
 }
 
 /// Makes `state` describe the data file exactly, re-reading it after a restart.
-async fn sync_state(registry: &Registry, id: &str, state: &mut SessionState) -> io::Result<()> {
-    let len = registry.storage.session_len(id).await?;
+async fn sync_state(
+    registry: &Registry,
+    id: &str,
+    state: &mut SessionState,
+) -> Result<(), RegistryError> {
+    let len = registry
+        .storage
+        .session_len(id)
+        .await?
+        .ok_or_else(|| RegistryError::upload_unknown(id))?;
     if state.sha256.is_some() && state.offset == len {
         return Ok(());
     }
@@ -461,14 +484,33 @@ async fn commit(
     }
     let d = digests[0].clone();
     let storage = &registry.storage;
-    storage
-        .commit_blob_file(&storage.session_data_path(id), &d)
-        .await?;
-    storage.link_blob(name, &d).await?;
-    if !registry.config.defects.has(Defect::FinishedSessionLingers) {
-        storage.remove_session(id).await?;
-        registry.forget_session(id);
+    // A collection running now must not take the blob between its publication and its
+    // link (see `crate::gc::pins`).
+    let _pinned = registry.pins.pin([d.clone()]);
+    if registry.config.defects.has(Defect::FinishedSessionLingers) {
+        let copy = storage
+            .tmp_dir()
+            .join(format!("lingering-{}", uuid::Uuid::new_v4()));
+        tokio::fs::copy(storage.session_data_path(id), &copy).await?;
+        storage.commit_blob_file(&copy, &d).await?;
+        storage.link_blob(name, &d).await?;
+        return Ok(d);
     }
+    // The session leaves `uploads/` first, in one rename: a crash from here on leaves no
+    // session (404, as for any finished session) and at worst an unlinked blob (garbage)
+    // or a directory under `tmp/` (removed at start-up), never a session without data.
+    let detached = storage
+        .detach_session(id)
+        .await?
+        .ok_or_else(|| RegistryError::upload_unknown(id))?;
+    registry.forget_session(id);
+    let published = async {
+        storage.commit_blob_file(&detached.join("data"), &d).await?;
+        storage.link_blob(name, &d).await
+    }
+    .await;
+    crate::storage::uploads::remove_dir_quietly(detached).await?;
+    published?;
     Ok(d)
 }
 

@@ -47,8 +47,8 @@ pub fn bare_media_type(ct: &str) -> &str {
     ct.split(';').next().unwrap_or("").trim()
 }
 
-/// Validates `body` pushed with `content_type`.
-#[cfg(test)]
+/// Validates `body` pushed with `content_type` (also how `fsck` finds a stored manifest's
+/// references).
 pub fn check(body: &[u8], content_type: Option<&str>) -> Result<Checked, RegistryError> {
     check_with(body, content_type, Defects::NONE)
 }

@@ -12,15 +12,24 @@ use crate::digest::Digest;
 impl Storage {
     /// Where the content of `d` lives, whether or not it exists.
     pub fn blob_path(&self, d: &Digest) -> PathBuf {
-        self.root
-            .join("blobs")
+        Self::blob_path_in(&self.root, d)
+    }
+
+    /// [`Storage::blob_path`] for blocking code that has only the root.
+    pub(crate) fn blob_path_in(root: &Path, d: &Digest) -> PathBuf {
+        root.join("blobs")
             .join(d.algorithm().as_str())
             .join(&d.hex()[..2])
             .join(d.hex())
     }
 
     fn link_path(&self, name: &str, d: &Digest) -> PathBuf {
-        self.repo_dir(name)
+        Self::link_path_in(&self.root, name, d)
+    }
+
+    pub(crate) fn link_path_in(root: &Path, name: &str, d: &Digest) -> PathBuf {
+        root.join("repositories")
+            .join(name)
             .join("_layers")
             .join(Self::digest_rel(d))
     }

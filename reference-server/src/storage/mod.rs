@@ -8,6 +8,7 @@
 //! <root>/repositories/<name>/_referrers/<alg>/<subject hex>/<alg>-<hex>   descriptor JSON
 //! <root>/uploads/<uuid>/{info.json,data}                upload sessions
 //! <root>/tmp/                                           temporary files (same filesystem)
+//! <root>/.lock                                          who uses the root (see [`lock`])
 //! ```
 //!
 //! Repository-name components never start with `_` (see [`crate::names`]), so the
@@ -17,7 +18,9 @@
 
 pub mod atomic;
 pub mod blobs;
+pub mod lock;
 pub mod manifests;
+pub mod recovery;
 pub mod referrers;
 pub mod uploads;
 

@@ -3,6 +3,13 @@
 //! A session is a directory `<root>/uploads/<uuid>/` holding `info.json` (repository and
 //! start time) and `data` (the bytes received so far). The offset is the length of `data`;
 //! there is no other progress record that could disagree with it.
+//!
+//! A session appears and disappears atomically, so a crash never leaves half of one under
+//! `uploads/`: it is prepared under `tmp/` and renamed in ([`Storage::create_session`]), and
+//! it leaves by being renamed out to `tmp/` first ([`Storage::remove_session`],
+//! [`Storage::detach_session`]), where a restart or `fsck --repair` removes what is left.
+//! (Removing the directory in place could leave `info.json` without `data` after a crash
+//! in `remove_dir_all`: a session that exists but cannot answer.)
 
 use std::io;
 use std::path::PathBuf;
@@ -69,27 +76,76 @@ impl Storage {
         Ok(serde_json::from_slice(&bytes).ok())
     }
 
-    /// Bytes received so far.
-    pub async fn session_len(&self, id: &str) -> io::Result<u64> {
-        Ok(tokio::fs::metadata(self.session_data_path(id)).await?.len())
-    }
-
-    pub async fn remove_session(&self, id: &str) -> io::Result<()> {
-        match tokio::fs::remove_dir_all(self.session_dir(id)).await {
-            Ok(()) => Ok(()),
-            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
+    /// Bytes received so far; `None` when the session (or its data) is gone, which the
+    /// handlers answer with 404 `BLOB_UPLOAD_UNKNOWN`, never a 500.
+    pub async fn session_len(&self, id: &str) -> io::Result<Option<u64>> {
+        match tokio::fs::metadata(self.session_data_path(id)).await {
+            Ok(m) => Ok(Some(m.len())),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
             Err(e) => Err(e),
         }
+    }
+
+    /// When the session last received bytes (or was opened): what `--upload-ttl` measures.
+    pub async fn session_last_activity(&self, id: &str) -> io::Result<Option<SystemTime>> {
+        for f in ["data", "info.json"] {
+            match tokio::fs::metadata(self.session_dir(id).join(f)).await {
+                Ok(m) => return m.modified().map(Some),
+                Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(None)
+    }
+
+    /// Ends a session: it disappears from `uploads/` in one rename, then its files are
+    /// removed from `tmp/`.
+    pub async fn remove_session(&self, id: &str) -> io::Result<()> {
+        if let Some(dir) = self.detach_session(id).await? {
+            remove_dir_quietly(dir).await?;
+        }
+        Ok(())
+    }
+
+    /// Moves the session out of `uploads/` into a private directory under `tmp/` and
+    /// returns it (`None` if the session was already gone). From here on the session is
+    /// unknown to every request; its `data` can be published from the returned directory.
+    pub async fn detach_session(&self, id: &str) -> io::Result<Option<PathBuf>> {
+        if uuid::Uuid::parse_str(id).is_err() {
+            return Ok(None);
+        }
+        let to = self
+            .tmp_dir()
+            .join(format!("session-{id}-{}", uuid::Uuid::new_v4()));
+        match tokio::fs::rename(self.session_dir(id), &to).await {
+            Ok(()) => Ok(Some(to)),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Every entry of `uploads/` (sessions, and debris `fsck` reports).
+    pub async fn list_session_ids(&self) -> io::Result<Vec<String>> {
+        super::list_dir(&self.root.join("uploads")).await
     }
 
     /// Every session id with its info (gc).
     pub async fn list_sessions(&self) -> io::Result<Vec<(String, Option<SessionInfo>)>> {
         let mut out = Vec::new();
-        for id in super::list_dir(&self.root.join("uploads")).await? {
+        for id in self.list_session_ids().await? {
             let info = self.session_info(&id).await?;
             out.push((id, info));
         }
         Ok(out)
+    }
+}
+
+/// Removes a directory tree, fine if it is already gone.
+pub(crate) async fn remove_dir_quietly(dir: PathBuf) -> io::Result<()> {
+    match tokio::fs::remove_dir_all(&dir).await {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
+        Err(e) => Err(e),
     }
 }
 
@@ -98,4 +154,50 @@ pub fn now_secs() -> u64 {
         .duration_since(UNIX_EPOCH)
         .map(|d| d.as_secs())
         .unwrap_or(0)
+}
+
+/// Why `<uploads>/<id>` is not a usable session, or `None` when it is one: a UUID
+/// directory holding a readable `info.json` for a valid repository name and a `data` file,
+/// and nothing else. Used by start-up recovery and `fsck`.
+pub(crate) fn session_problem(uploads: &std::path::Path, id: &str) -> Option<String> {
+    let dir = uploads.join(id);
+    if uuid::Uuid::parse_str(id).is_err() {
+        return Some("not a session (the name is not a UUID)".into());
+    }
+    match std::fs::symlink_metadata(&dir) {
+        Ok(m) if m.is_dir() => {}
+        Ok(_) => return Some("not a directory".into()),
+        Err(e) => return Some(format!("unreadable: {e}")),
+    }
+    let info = match std::fs::read(dir.join("info.json")) {
+        Ok(b) => b,
+        Err(e) => return Some(format!("info.json: {e}")),
+    };
+    match serde_json::from_slice::<SessionInfo>(&info) {
+        Ok(i) if crate::names::is_valid_name(&i.repository) => {}
+        Ok(i) => {
+            return Some(format!(
+                "info.json names an invalid repository {:?}",
+                i.repository
+            ));
+        }
+        Err(e) => return Some(format!("info.json is not valid: {e}")),
+    }
+    match std::fs::symlink_metadata(dir.join("data")) {
+        Ok(m) if m.is_file() => {}
+        Ok(_) => return Some("data is not a regular file".into()),
+        Err(e) => return Some(format!("data: {e}")),
+    }
+    let extra: Vec<String> = std::fs::read_dir(&dir)
+        .map(|rd| {
+            rd.filter_map(Result::ok)
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .filter(|n| n != "info.json" && n != "data")
+                .collect()
+        })
+        .unwrap_or_default();
+    if !extra.is_empty() {
+        return Some(format!("unexpected files: {}", extra.join(", ")));
+    }
+    None
 }
