@@ -14,10 +14,12 @@ use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
 use reqwest::{Method, StatusCode, Url};
 
 use crate::auth::Auth;
+use crate::breaker::Breaker;
 use crate::content::{ContentReader, Hasher};
 use crate::model::Algorithm;
 use crate::token::TokenCache;
 use crate::token_flow::FlowState;
+use crate::transport_fault;
 
 /// Redirect hops followed at most.
 pub const MAX_REDIRECTS: usize = 5;
@@ -25,6 +27,11 @@ pub const MAX_REDIRECTS: usize = 5;
 const IN_MEMORY_BODY: u64 = 1024 * 1024;
 /// How much of a response body is kept for JSON parsing and transcripts.
 pub const KEEP_BODY: usize = 16 * 1024 * 1024;
+/// How much of a response body is read at most. Nothing the suite checks comes near it
+/// (the biggest blob of the fixtures is 6 MiB, the biggest manifest 16 MiB); a registry
+/// that streams without end would otherwise be hashed until the request timeout, so the
+/// read stops here and the step fails saying so.
+pub const MAX_BODY: u64 = 64 * 1024 * 1024;
 /// Body bytes shown in a transcript.
 const SHOW_BODY: usize = 2048;
 
@@ -75,6 +82,8 @@ pub struct HttpClient {
     pub(crate) cfg: ClientConfig,
     /// Tokens and what each identity learnt per repository (shared by every trial).
     pub(crate) flow: std::sync::Arc<FlowState>,
+    /// Gives up on a registry that stopped answering (off unless [`HttpClient::with_breaker`]).
+    breaker: std::sync::Arc<Breaker>,
 }
 
 /// Whose credentials a request carries (AUTH-02, AUTH-05, AUTH-27; the `as` field of
@@ -178,11 +187,11 @@ pub struct OutRequest {
 
 /// Why no response arrived.
 #[derive(Debug, Clone, thiserror::Error)]
-#[error("{kind}: {message}")]
+#[error("{message}")]
 pub struct HttpError {
     /// Classification for messages.
     pub kind: HttpErrorKind,
-    /// The client's message with its cause chain.
+    /// The fault named ([`crate::transport_fault`]), then the client's cause chain.
     pub message: String,
     /// What was exchanged before the error (earlier hops) and the failing request.
     pub transcript: String,
@@ -201,6 +210,8 @@ pub enum HttpErrorKind {
     Response,
     /// Too many redirects or a bad `Location`.
     Redirect,
+    /// Not sent: the registry stopped answering earlier in the run ([`crate::breaker`]).
+    GaveUp,
 }
 
 impl std::fmt::Display for HttpErrorKind {
@@ -211,6 +222,7 @@ impl std::fmt::Display for HttpErrorKind {
             HttpErrorKind::RequestBody => "request body broken off",
             HttpErrorKind::Response => "bad or broken response",
             HttpErrorKind::Redirect => "redirect problem",
+            HttpErrorKind::GaveUp => crate::breaker::STOPPED,
         })
     }
 }
@@ -230,6 +242,10 @@ pub struct Response {
     pub auth_note: Option<AuthNote>,
     inner: reqwest::Response,
     pub(crate) transcript: String,
+    /// Told whether the body came in whole.
+    breaker: std::sync::Arc<Breaker>,
+    /// Named when the body times out.
+    timeout: Duration,
 }
 
 /// A registry fault found while answering a 401 ([`Response::auth_note`]).
@@ -295,7 +311,20 @@ impl HttpClient {
             inner,
             cfg,
             flow: std::sync::Arc::new(FlowState::default()),
+            breaker: std::sync::Arc::new(Breaker::new(0)),
         })
+    }
+
+    /// Gives up after `limit` requests in a row without a complete answer (0: never); see
+    /// [`crate::breaker`].
+    pub fn with_breaker(mut self, limit: usize) -> HttpClient {
+        self.breaker = std::sync::Arc::new(Breaker::new(limit));
+        self
+    }
+
+    /// The run's circuit breaker.
+    pub fn breaker(&self) -> &Breaker {
+        &self.breaker
     }
 
     /// Whether the run's requests carry credentials (any source).
@@ -425,6 +454,14 @@ impl HttpClient {
         let mut retries = 0;
         let mut waited = Duration::ZERO;
         loop {
+            if let Some(stopped) = self.breaker.tripped() {
+                let _ = writeln!(transcript, "> {method} {url}\n(not sent)");
+                return Err(HttpError {
+                    kind: HttpErrorKind::GaveUp,
+                    message: stopped.to_owned(),
+                    transcript,
+                });
+            }
             let hop_auth = authz.filter(|_| cred_origin == Some(&origin(&url)));
             write_request(
                 &mut transcript,
@@ -442,9 +479,14 @@ impl HttpClient {
             {
                 Ok(r) => r,
                 Err(e) => {
+                    let (kind, message) = transport_fault::describe(&e, self.cfg.request_timeout);
+                    // A body the suite broke off itself says nothing about the registry.
+                    if kind != HttpErrorKind::RequestBody {
+                        self.breaker.failure(&message);
+                    }
                     return Err(HttpError {
-                        kind: classify(&e),
-                        message: error_chain(&e),
+                        kind,
+                        message,
                         transcript,
                     });
                 }
@@ -472,12 +514,17 @@ impl HttpClient {
             if req.follow_redirects && status.is_redirection() && status != StatusCode::NOT_MODIFIED
             {
                 let Some(loc) = resp.headers().get("location").and_then(|v| v.to_str().ok()) else {
-                    return Ok(Response::new(resp, transcript));
+                    return Ok(self.response(resp, transcript));
                 };
                 if hops >= MAX_REDIRECTS {
+                    let message = format!(
+                        "too many redirects: still redirected after {MAX_REDIRECTS} hops (a \
+                         redirect loop?), the last to {loc}"
+                    );
+                    self.breaker.failure(&message);
                     return Err(HttpError {
                         kind: HttpErrorKind::Redirect,
-                        message: format!("more than {MAX_REDIRECTS} redirects"),
+                        message,
                         transcript,
                     });
                 }
@@ -497,7 +544,20 @@ impl HttpClient {
                 hops += 1;
                 continue;
             }
-            return Ok(Response::new(resp, transcript));
+            return Ok(self.response(resp, transcript));
+        }
+    }
+
+    fn response(&self, inner: reqwest::Response, transcript: String) -> Response {
+        Response {
+            status: inner.status(),
+            headers: inner.headers().clone(),
+            url: inner.url().clone(),
+            auth_note: None,
+            inner,
+            transcript,
+            breaker: self.breaker.clone(),
+            timeout: self.cfg.request_timeout,
         }
     }
 
@@ -585,17 +645,6 @@ fn load_ca_certs(
 }
 
 impl Response {
-    pub(crate) fn new(inner: reqwest::Response, transcript: String) -> Response {
-        Response {
-            status: inner.status(),
-            headers: inner.headers().clone(),
-            url: inner.url().clone(),
-            auth_note: None,
-            inner,
-            transcript,
-        }
-    }
-
     /// All values of a header, as text (non-UTF-8 values lossily).
     pub fn header_values(&self, name: &str) -> Vec<String> {
         self.headers
@@ -620,15 +669,33 @@ impl Response {
         let mut truncated = false;
         let mut first_difference = None;
         let mut error = None;
+        let promised = self
+            .headers
+            .get("content-length")
+            .and_then(|v| v.to_str().ok()?.trim().parse::<u64>().ok());
         let mut stream = self.inner.bytes_stream();
         while let Some(item) = stream.next().await {
             let chunk = match item {
                 Ok(c) => c,
                 Err(e) => {
-                    error = Some(format!("{}: {}", classify(&e), error_chain(&e)));
+                    let (_, what) = transport_fault::describe(&e, self.timeout);
+                    let got = match promised {
+                        Some(p) => format!("{len} of the {p} bytes its Content-Length promised"),
+                        None => format!("{len} bytes"),
+                    };
+                    error = Some(format!("{what}; {got} came"));
                     break;
                 }
             };
+            if len + chunk.len() as u64 > MAX_BODY {
+                error = Some(format!(
+                    "body longer than {} MiB: the suite stops reading there (no response it \
+                     checks is that big; a body without end?)",
+                    MAX_BODY / (1024 * 1024)
+                ));
+                truncated = true;
+                break;
+            }
             hasher.update(&chunk);
             if let (Some(expected), None) = (compare.as_mut(), first_difference) {
                 first_difference = compare_chunk(expected, &chunk, len);
@@ -644,6 +711,10 @@ impl Response {
             && expected.remaining() > 0
         {
             first_difference = Some(len);
+        }
+        match &error {
+            Some(e) => self.breaker.failure(e),
+            None => self.breaker.success(),
         }
         let body = Body {
             len,
@@ -672,18 +743,6 @@ fn compare_chunk(expected: &mut ContentReader, chunk: &[u8], at: u64) -> Option<
         off += exp.len();
     }
     None
-}
-
-fn classify(e: &reqwest::Error) -> HttpErrorKind {
-    if e.is_timeout() {
-        HttpErrorKind::Timeout
-    } else if e.is_connect() {
-        HttpErrorKind::Connect
-    } else if e.is_body() || (e.is_request() && error_chain(e).contains("abort_after")) {
-        HttpErrorKind::RequestBody
-    } else {
-        HttpErrorKind::Response
-    }
 }
 
 /// The error with all its causes (`a: b: c`), which is where hyper says what was wrong.

@@ -60,6 +60,9 @@ pub struct Settings {
     pub request_timeout: Duration,
     /// Per-scenario timeout.
     pub scenario_timeout: Duration,
+    /// Requests in a row without a complete answer after which the run gives up on the
+    /// registry (0: never); see [`crate::breaker`].
+    pub max_transport_failures: usize,
     /// Print the coverage matrix.
     pub coverage: bool,
     /// Compare outcomes with this baseline.
@@ -309,7 +312,7 @@ pub fn run(settings: Settings, args: Arguments) -> ExitCode {
         insecure: settings.insecure,
         retry: RetryPolicy::default(),
     }) {
-        Ok(c) => c,
+        Ok(c) => c.with_breaker(settings.max_transport_failures),
         Err(e) => return setup_error(e),
     };
     let unreachable = match rt.block_on(runner::preflight(&client)) {

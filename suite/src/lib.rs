@@ -5,7 +5,8 @@
 //! - [`model`], [`loader`]: the scenario format and its validation;
 //! - [`vars`], [`content`]: variables and body sources (deterministic, streamed blobs);
 //! - [`auth`], [`challenge`], [`client`]: credentials, `WWW-Authenticate` parsing, HTTP with
-//!   timeouts, redirects, 429 handling and transcripts; [`token`], [`token_flow`]: the
+//!   timeouts, redirects, 429 handling and transcripts; [`transport_fault`]: faults named;
+//!   [`breaker`]: giving up on a registry that stopped answering; [`token`], [`token_flow`]: the
 //!   Docker token flow; [`credentials`]: where credentials come from; [`redact`]: secrets
 //!   out of transcripts;
 //! - [`expect`], [`levels`], [`steps`], [`runner`]: expectations, how binding each one is,
@@ -15,6 +16,7 @@
 //!   baseline).
 
 pub mod auth;
+pub mod breaker;
 pub mod challenge;
 pub mod client;
 pub mod content;
@@ -34,4 +36,5 @@ pub mod runner;
 pub mod steps;
 pub mod token;
 pub mod token_flow;
+pub mod transport_fault;
 pub mod vars;

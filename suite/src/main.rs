@@ -108,6 +108,16 @@ struct Cli {
         default_value_t = 300
     )]
     scenario_timeout: u64,
+    /// Requests in a row without a complete answer (timeout, reset, garbage, a body broken
+    /// off, a redirect loop) after which the registry is taken to have stopped answering:
+    /// the remaining scenarios are marked error without sending anything. 0: never give up.
+    #[arg(
+        long,
+        value_name = "N",
+        env = "REGISTRY_MAX_TRANSPORT_FAILURES",
+        default_value_t = suite::breaker::DEFAULT_LIMIT
+    )]
+    max_transport_failures: usize,
     /// Print the requirement coverage matrix after the run.
     #[arg(long, env = "REGISTRY_COVERAGE")]
     coverage: bool,
@@ -188,6 +198,7 @@ fn main() -> ExitCode {
             .collect(),
         request_timeout: Duration::from_secs(cli.request_timeout.max(1)),
         scenario_timeout: Duration::from_secs(cli.scenario_timeout.max(1)),
+        max_transport_failures: cli.max_transport_failures,
         coverage: cli.coverage,
         baseline: cli.baseline,
         reference_no_delete: cli.reference_no_delete,

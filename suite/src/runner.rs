@@ -154,7 +154,10 @@ pub async fn run_trial(
                         format!("capability {cap} is switched off (--without {cap})")
                     }),
                 },
-                (None, None) => run_scenario(ctx, s, plan).await,
+                (None, None) => match ctx.client.breaker().tripped() {
+                    Some(stopped) => gave_up(stopped),
+                    None => run_scenario(ctx, s, plan).await,
+                },
             };
             (
                 outcome,
@@ -232,7 +235,7 @@ async fn run_scenario(ctx: &RunContext, s: &Scenario, plan: &TrialPlan) -> Outco
         Ok::<(), StepEnd>(())
     };
     let result = tokio::time::timeout(ctx.scenario_timeout, steps).await;
-    if ctx.cleanup_enabled() {
+    if ctx.cleanup_enabled() && ctx.client.breaker().tripped().is_none() {
         let _ = tokio::time::timeout(CLEANUP_TIMEOUT, cleanup(&state, s, &vars)).await;
     }
     let mut warnings = state.warnings.lock().map(|w| w.clone()).unwrap_or_default();
@@ -259,10 +262,28 @@ async fn run_scenario(ctx: &RunContext, s: &Scenario, plan: &TrialPlan) -> Outco
             }
         }
     };
+    // A scenario cut short because the run gave up on the registry was not judged.
+    if let (Some(stopped), Outcome::Fail { details, .. } | Outcome::Error { details, .. }) =
+        (ctx.client.breaker().tripped(), &outcome)
+        && details.contains(crate::breaker::STOPPED)
+    {
+        return gave_up(stopped);
+    }
     if let Some(cause) = outcome.cause_mut() {
         *cause = generic_cause(cause, ctx, plan);
     }
     outcome
+}
+
+/// The outcome of a scenario not run (or cut short) because the registry stopped
+/// answering ([`crate::breaker`]): an error, since nothing was judged.
+fn gave_up(stopped: &str) -> Outcome {
+    Outcome::Error {
+        summary: crate::breaker::STOPPED.to_owned(),
+        details: stopped.to_owned(),
+        requirements: Vec::new(),
+        cause: Some(crate::breaker::STOPPED.to_owned()),
+    }
 }
 
 /// The outcome of a step that did not hold:
@@ -478,6 +499,8 @@ pub fn render_manifest(name: &str, def: &ManifestDef, vars: &Vars) -> Result<Byt
 /// Everything it deletes is unique to this trial (see [`prepare`]), so clean-up removes
 /// only what this scenario pushed.
 /// Every answer is ignored: a registry without deletes must not fail scenarios for it.
+/// The first request without an answer ends clean-up: a registry that hangs on one delete
+/// would hang on the next, and each would cost a whole request timeout.
 async fn cleanup(state: &ScenarioState<'_>, s: &Scenario, vars: &Vars) {
     let mut by_repo: HashMap<String, BTreeSet<String>> = HashMap::new();
     for repo in vars.used_repos() {
@@ -517,10 +540,13 @@ async fn cleanup(state: &ScenarioState<'_>, s: &Scenario, vars: &Vars) {
                 else {
                     continue;
                 };
-                let _ = state
+                let sent = state
                     .client
                     .send(&simple(Method::DELETE, url, vec![], OutBody::Empty))
                     .await;
+                if sent.is_err() {
+                    return;
+                }
             }
         }
     }

@@ -257,14 +257,14 @@ async fn scripted_registry_outcomes() {
 
     let (s, _, _) = fail("wrong::wrong.hang");
     assert!(
-        s.contains("[BASE-01]") && s.contains("no complete response in time"),
+        s.contains("[BASE-01]") && s.contains("timeout: no complete answer within"),
         "{s}"
     );
     assert!(by["wrong::wrong.hang"].duration < Duration::from_secs(10));
 
     let (s, _, _) = fail("wrong::wrong.garbage");
     assert!(
-        s.contains("[BASE-01]") && s.contains("bad or broken response"),
+        s.contains("[BASE-01]") && s.contains("malformed response: not an HTTP response"),
         "{s}"
     );
     let (s, _, _) = fail("wrong::wrong.reset");

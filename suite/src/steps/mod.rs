@@ -249,6 +249,20 @@ pub(crate) async fn exchange(
             let url = resp.url.clone();
             let auth_note = resp.auth_note.clone();
             let (body, transcript) = resp.read(check).await;
+            // The built-in flows judge status and headers; an answer whose body broke off
+            // did not come whole, and that is the fault to report.
+            if let Some(e) = &body.error {
+                return Err(fail(
+                    step,
+                    Some(request_line(req)),
+                    vec![Problem::new(
+                        "response body",
+                        "a complete body",
+                        format!("broken off: {e}"),
+                    )],
+                    transcript,
+                ));
+            }
             Ok(Exchange {
                 status,
                 headers,

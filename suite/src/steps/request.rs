@@ -89,12 +89,18 @@ pub(super) async fn run(
     }
     let mut problems = expect::check(&expect, ex.status, &ex.headers, &ex.body, vars, &st.items)
         .map_err(|m| missing(step, m))?;
+    // A body that broke off is the fault to name first: whatever else differs (a `200`
+    // where a `404` was due, say) was read from an answer that never came whole.
     if let Some(e) = &ex.body.error {
-        problems.push(Problem::new(
-            "response body",
-            "a complete body",
-            format!("broken off: {e}"),
-        ));
+        problems.retain(|p| p.what != "body" || !p.actual.starts_with("broken off: "));
+        problems.insert(
+            0,
+            Problem::new(
+                "response body",
+                "a complete body",
+                format!("broken off: {e}"),
+            ),
+        );
     }
     if !problems.is_empty() {
         return Err(ex.fail(step, &step.requirements, Some(request_line(&out)), problems));
