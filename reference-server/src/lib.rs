@@ -19,6 +19,8 @@ pub mod defects;
 pub mod digest;
 mod errors;
 pub mod gc;
+mod idle;
+mod limits;
 pub mod names;
 mod request;
 mod response;

@@ -16,6 +16,8 @@ pub struct Registry {
     pub policy: Arc<Policy>,
     pub storage: Storage,
     sessions: Mutex<HashMap<String, Arc<tokio::sync::Mutex<SessionState>>>>,
+    /// Serializes counting and opening upload sessions (`limits::create_session`).
+    pub session_admission: tokio::sync::Mutex<()>,
 }
 
 /// The running sha256 of a session's data, valid for `offset` bytes. After a restart it
@@ -43,6 +45,7 @@ impl Registry {
             config,
             storage,
             sessions: Mutex::new(HashMap::new()),
+            session_admission: tokio::sync::Mutex::new(()),
         })
     }
 
