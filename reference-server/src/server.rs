@@ -127,8 +127,9 @@ impl ConnLimits {
     /// - HTTP/1: the read buffer is capped at `max_header_bytes`, and a head that doesn't
     ///   fit gets hyper's automatic `431 Request Header Fields Too Large` (no body) and the
     ///   connection is closed; so does a head with more than 100 header fields (hyper's
-    ///   `max_headers`, kept). The buffer also bounds how much of a body is read at once,
-    ///   which costs nothing: bodies are written in 1 MiB batches anyway. A head not complete
+    ///   `max_headers`, kept). The buffer also bounds how much of a body is read from the
+    ///   socket at once (64 KiB instead of hyper's ~400 KiB: more, smaller reads, while the
+    ///   disk still gets 1 MiB writes, see `routes::uploads`). A head not complete
     ///   within `header_timeout` closes the connection without an answer (hyper sends none).
     /// - HTTP/2: `SETTINGS_MAX_HEADER_LIST_SIZE` is `max_header_bytes`; a bigger header block
     ///   gets a 431 on that stream (h2 answers it and resets the stream), the connection

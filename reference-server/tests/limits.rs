@@ -227,6 +227,24 @@ async fn silent_connection_is_closed_after_the_idle_timeout() {
     assert_serving(&t).await;
 }
 
+/// Past `max_connections`, a new connection waits (in the listen backlog) instead of being
+/// served or refused, and is served once a slot frees up.
+#[tokio::test]
+async fn connections_past_the_cap_wait_for_a_slot() {
+    let t = start_with(|c| c.max_connections = 1).await;
+    let holder = TcpStream::connect(addr(&t)).await.unwrap();
+    // Let the server accept the holder first.
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let waiting = t
+        .req(Method::GET, "/v2/")
+        .timeout(Duration::from_secs(1))
+        .send()
+        .await;
+    assert!(waiting.is_err(), "served past the cap: {waiting:?}");
+    drop(holder);
+    assert_serving(&t).await;
+}
+
 /// A PATCH whose body stops arriving: 408 with a JSON error, the connection closed, the
 /// chunk rolled back (the session stays at its last committed offset, PUSH-32), and the
 /// session usable afterwards.
