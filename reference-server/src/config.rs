@@ -52,12 +52,42 @@ pub struct Config {
     /// kept by a collection, so a client that uploaded its layers and is about to push the
     /// manifest does not lose them (`--gc-grace`, 1 h by default).
     pub gc_grace: Duration,
+    /// Largest request head (request line and headers) in bytes; a bigger HTTP/1 head gets
+    /// 431 and the connection is closed, HTTP/2 uses it as `SETTINGS_MAX_HEADER_LIST_SIZE`
+    /// (a bigger header block gets 431 on that stream). Default 64 KiB: far above what
+    /// registry clients send (the largest are Bearer tokens of a few KiB), far below what
+    /// would let a client make us buffer much per connection. At least 8 KiB (hyper's
+    /// smallest read buffer); smaller values are raised to that. See `server.rs`.
+    pub max_header_bytes: usize,
+    /// How long a client may take to send a complete HTTP/1 request head, counted from when
+    /// the server starts waiting for it, so it also closes keep-alive connections idle for
+    /// that long. Zero turns it off. Default 30 s (hyper's own default).
+    pub header_timeout: Duration,
+    /// How long a connection may go without any progress before it is closed: no byte of a
+    /// request body received, no byte of an answer accepted by the client, or no byte at all
+    /// while no request is being handled. A body that stops arriving gets 408 and the
+    /// connection closes; the upload session keeps its last complete chunk (PUSH-32). Time the
+    /// server itself spends on a request (hashing, fsync, waiting for a session lock) never
+    /// counts. Zero turns it off. Default 60 s: a live client, however slow its link, moves
+    /// some bytes within a minute, and a slowloris can't hold a connection much longer than
+    /// that. (distribution sets no such timeout by default; Go's `net/http` has none either,
+    /// which is exactly what lets a slowloris hold its connections.)
+    pub idle_timeout: Duration,
+    /// Most connections served at once; more wait in the listen backlog until one closes.
+    /// Zero means unlimited. Default 1024, well under common file descriptor limits once
+    /// blob files and upload sessions are counted in.
+    pub max_connections: usize,
+    /// Most upload sessions open at once (a single-POST upload counts while it runs); past
+    /// it, opening one is 429 `TOOMANYREQUESTS` with `Retry-After` (ERR-27). Zero means
+    /// unlimited. Default 1000. See `crate::limits`.
+    pub max_upload_sessions: usize,
 }
 
 impl Config {
     /// Defaults: deletes on, writable, strict manifest references, 4 MiB manifests, pages of
     /// 1000, 30 s grace, no auth, plain HTTP, sessions purged after 24 h idle, no scheduled
-    /// collection.
+    /// collection, and the limits: 64 KiB request heads, 30 s to send one, 60 s without
+    /// progress, 1024 connections, 1000 open upload sessions.
     pub fn new(root: impl Into<PathBuf>) -> Self {
         Config {
             root: root.into(),
@@ -73,6 +103,11 @@ impl Config {
             upload_ttl: Duration::from_secs(24 * 3600),
             gc_interval: None,
             gc_grace: Duration::from_secs(3600),
+            max_header_bytes: 64 * 1024,
+            header_timeout: Duration::from_secs(30),
+            idle_timeout: Duration::from_secs(60),
+            max_connections: 1024,
+            max_upload_sessions: 1000,
         }
     }
 }

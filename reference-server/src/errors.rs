@@ -230,8 +230,49 @@ impl From<DigestError> for RegistryError {
     }
 }
 
+/// Whether a storage error means the disk (or the quota) is full: `ENOSPC`, `EDQUOT`.
+pub fn is_storage_full(e: &std::io::Error) -> bool {
+    use std::io::ErrorKind;
+    // The kinds cover errors that lost their raw code on the way (tempfile adds the path);
+    // the raw codes cover platforms whose std maps them differently.
+    matches!(e.kind(), ErrorKind::StorageFull | ErrorKind::QuotaExceeded)
+        || (cfg!(target_os = "linux") && matches!(e.raw_os_error(), Some(28 | 122)))
+}
+
+/// Storage I/O failures are 500 `UNKNOWN` "internal storage error", except a full disk or
+/// quota, which is 507 Insufficient Storage (RFC 4918: "unable to store the representation
+/// needed to complete the request") with a message that says so. A 5xx, because the client
+/// did nothing wrong and may retry the same request unchanged once space is freed; 507
+/// rather than 503, because 503 suggests a passing overload that a quick retry gets past,
+/// while a full disk lasts until an operator acts; rather than 500, because "internal
+/// error" would send the operator hunting for a bug. The code stays `UNKNOWN`: neither
+/// spec has one for it (ERR-06). Whatever write failed has been rolled back by then
+/// (temporary files removed, a chunk truncated back), and reads keep working.
 impl From<std::io::Error> for RegistryError {
     fn from(e: std::io::Error) -> Self {
+        if is_storage_full(&e) {
+            tracing::error!(error = %e, "storage full");
+            return RegistryError::new(
+                Code::Unknown,
+                "the registry's storage is full: no space left on device",
+            )
+            .with_status(StatusCode::INSUFFICIENT_STORAGE)
+            .detail(json!({ "reason": e.to_string() }));
+        }
         RegistryError::internal(e)
+    }
+}
+
+/// A request body that failed to arrive: 400 `SIZE_INVALID` when it ended early (PUSH-14,
+/// ERR-22), 408 Request Timeout with the same code when it stopped arriving for the idle
+/// timeout (`Config::idle_timeout`; the body is incomplete either way, and neither spec has
+/// a code for a timeout). After a 408 the connection is closed, since the rest of the body
+/// would never be read.
+pub fn body_error(e: std::io::Error) -> RegistryError {
+    let err = RegistryError::new(Code::SizeInvalid, format!("request body ended early: {e}"));
+    if e.kind() == std::io::ErrorKind::TimedOut {
+        err.with_status(StatusCode::REQUEST_TIMEOUT)
+    } else {
+        err
     }
 }

@@ -20,6 +20,8 @@ pub mod digest;
 mod errors;
 pub mod fsck;
 pub mod gc;
+mod idle;
+mod limits;
 mod maintenance;
 pub mod names;
 mod request;

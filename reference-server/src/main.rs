@@ -145,6 +145,27 @@ struct ServeArgs {
     /// Private key of --tls-cert (PEM); needs --tls-cert.
     #[arg(long, value_name = "FILE", requires = "tls_cert")]
     tls_key: Option<PathBuf>,
+    /// Largest request head (request line and headers), in bytes, at least 8192; a bigger one
+    /// gets 431 Request Header Fields Too Large.
+    #[arg(long, default_value_t = 64 * 1024, value_name = "BYTES",
+          value_parser = clap::value_parser!(u64).range(8192..=1 << 30))]
+    max_header_bytes: u64,
+    /// Time a client has to send a complete HTTP/1 request head (also how long an idle
+    /// keep-alive connection stays open): seconds, or a number with s/m/h; 0 turns it off.
+    #[arg(long, default_value = "30s", value_parser = parse_age, value_name = "DURATION")]
+    header_timeout: Duration,
+    /// A connection that moves no byte for this long (a request body that stops arriving,
+    /// a client that stops reading, an idle connection) is closed; a stalled body gets 408
+    /// first. Seconds, or a number with s/m/h; 0 turns it off.
+    #[arg(long, default_value = "60s", value_parser = parse_age, value_name = "DURATION")]
+    idle_timeout: Duration,
+    /// Most connections served at once (more wait until one closes); 0 = unlimited.
+    #[arg(long, default_value_t = 1024, value_name = "N")]
+    max_connections: usize,
+    /// Most upload sessions open at once; past it, POST answers 429 TOOMANYREQUESTS with
+    /// Retry-After. 0 = unlimited.
+    #[arg(long, default_value_t = 1000, value_name = "N")]
+    max_upload_sessions: usize,
 }
 
 #[derive(clap::Args)]
@@ -334,6 +355,11 @@ async fn serve(args: ServeArgs) -> std::io::Result<()> {
     config.upload_ttl = args.upload_ttl;
     config.gc_interval = args.gc_interval;
     config.gc_grace = args.gc_grace;
+    config.max_header_bytes = usize::try_from(args.max_header_bytes).unwrap_or(usize::MAX);
+    config.header_timeout = args.header_timeout;
+    config.idle_timeout = args.idle_timeout;
+    config.max_connections = args.max_connections;
+    config.max_upload_sessions = args.max_upload_sessions;
     for d in &args.defects {
         tracing::warn!(defect = %d, requirements = ?d.requirements(), "defect switched on: {}", d.describe());
     }

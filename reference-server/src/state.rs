@@ -22,6 +22,8 @@ pub struct Registry {
     sessions: Mutex<HashMap<String, Arc<tokio::sync::Mutex<SessionState>>>>,
     /// Held while serving, so offline `gc`/`fsck --repair` refuse to run under us.
     _root_lock: RootLock,
+    /// Serializes counting and opening upload sessions (`limits::create_session`).
+    pub session_admission: tokio::sync::Mutex<()>,
 }
 
 /// The running sha256 of a session's data, valid for `offset` bytes. After a restart it
@@ -70,6 +72,7 @@ impl Registry {
             pins: Arc::default(),
             sessions: Mutex::new(HashMap::new()),
             _root_lock: root_lock,
+            session_admission: tokio::sync::Mutex::new(()),
         })
     }
 

@@ -155,9 +155,7 @@ async fn read_limited(
     }
     let mut buf = Vec::new();
     while let Some(chunk) = body.next().await {
-        let chunk = chunk.map_err(|e| {
-            RegistryError::new(Code::SizeInvalid, format!("request body ended early: {e}"))
-        })?;
+        let chunk = chunk.map_err(crate::errors::body_error)?;
         if buf.len() + chunk.len() > limit {
             drain(&mut body, OVERSIZE_DRAIN_LIMIT).await;
             return Ok(None);

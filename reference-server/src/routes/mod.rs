@@ -147,12 +147,16 @@ pub fn filter(
     registry: Arc<Registry>,
 ) -> impl Filter<Extract = (Response,), Error = warp::Rejection> + Clone + Send + Sync + 'static {
     let query = warp::query::raw().or(warp::any().map(String::new)).unify();
+    let idle_timeout = registry.config.idle_timeout;
     warp::method()
         .and(warp::path::full())
         .and(query)
         .and(warp::header::headers_cloned())
         .and(warp::host::optional())
-        .and(warp::body::stream().map(boxed_body))
+        .and(
+            warp::body::stream()
+                .map(move |s| crate::limits::with_idle_timeout(boxed_body(s), idle_timeout)),
+        )
         .then(
             move |method: Method,
                   path: warp::path::FullPath,

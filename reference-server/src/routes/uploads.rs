@@ -95,6 +95,8 @@ async fn acquire(
 ///   202 fallback of registries without it (PUSH-16) never happens here.
 /// - `?digest-algorithm=` (OCI main): sha256 and sha512 open a session as usual (FUT-02; the
 ///   algorithm is decided by the closing digest); any other is 400 `DIGEST_INVALID` (FUT-03).
+/// - Whatever opens a session is 429 `TOOMANYREQUESTS` with `Retry-After` past
+///   `--max-upload-sessions` (ERR-27, [`crate::limits::create_session`]).
 pub async fn start(
     registry: &Registry,
     req: &mut RegistryRequest,
@@ -118,7 +120,7 @@ pub async fn start(
             ),
         ));
     }
-    let id = registry.storage.create_session(name).await?;
+    let id = crate::limits::create_session(registry, name).await?;
     Ok(session_reply(StatusCode::ACCEPTED, name, &id, 0))
 }
 
@@ -181,7 +183,7 @@ async fn single_post(
     name: &str,
 ) -> Result<Response, RegistryError> {
     let digests = requested_digests(req)?;
-    let id = registry.storage.create_session(name).await?;
+    let id = crate::limits::create_session(registry, name).await?;
     let lock = registry.session_lock(&id);
     let mut state = lock.lock().await;
     *state = SessionState::fresh();
@@ -411,9 +413,7 @@ async fn append(
     let mut written: u64 = 0;
     let outcome: Result<(), RegistryError> = async {
         while let Some(chunk) = body.next().await {
-            let chunk = chunk.map_err(|e| {
-                RegistryError::new(Code::SizeInvalid, format!("request body ended early: {e}"))
-            })?;
+            let chunk = chunk.map_err(crate::errors::body_error)?;
             written += chunk.len() as u64;
             if declared.is_some_and(|d| written > d) {
                 return Err(size_invalid(declared, written));

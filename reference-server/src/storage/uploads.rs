@@ -58,7 +58,11 @@ impl Storage {
             )?;
             std::fs::File::create(staging.path().join("data"))?;
             let staged = staging.keep();
-            std::fs::rename(&staged, &dest)
+            // A failed rename (a full disk can refuse the directory entry) must not leave
+            // the staged directory behind.
+            std::fs::rename(&staged, &dest).inspect_err(|_| {
+                let _ = std::fs::remove_dir_all(&staged);
+            })
         })
         .await?;
         Ok(id)
