@@ -635,6 +635,39 @@ async fn check(
     problems
 }
 
+/// Every session on disk, in the ledger or not (sessions whose close or first PATCH was in
+/// flight are not), must answer status with 204 or 404, never 5xx.
+async fn every_session_answers(c: &Client, base: &str, root: &Path) -> (usize, Vec<String>) {
+    let mut problems = Vec::new();
+    let mut n = 0;
+    for e in std::fs::read_dir(root.join("uploads")).unwrap().flatten() {
+        let id = e.file_name().to_string_lossy().into_owned();
+        let Some(repo) = std::fs::read(e.path().join("info.json"))
+            .ok()
+            .and_then(|b| serde_json::from_slice::<serde_json::Value>(&b).ok())
+            .and_then(|v| v["repository"].as_str().map(str::to_string))
+        else {
+            continue;
+        };
+        n += 1;
+        match c
+            .get(format!("{base}/v2/{repo}/blobs/uploads/{id}"))
+            .send()
+            .await
+        {
+            Ok(r)
+                if r.status() == StatusCode::NO_CONTENT || r.status() == StatusCode::NOT_FOUND => {}
+            Ok(r) => problems.push(format!(
+                "session {id}: status answered {}: {}",
+                r.status(),
+                r.text().await.unwrap_or_default()
+            )),
+            Err(e) => problems.push(format!("session {id}: {e}")),
+        }
+    }
+    (n, problems)
+}
+
 fn fsck(root: &Path) -> (bool, String) {
     let out = Command::new(env!("CARGO_BIN_EXE_reference-registry"))
         .args(["fsck", "--root"])
@@ -666,6 +699,7 @@ fn kill_9_during_concurrent_writes_loses_nothing_acknowledged() {
     let mut gc_rounds = Vec::new();
     let mut problems: Vec<String> = Vec::new();
     let mut fsck_failures = Vec::new();
+    let mut sessions_seen = 0;
     for round in 0..rounds {
         let gc = round % 3 == 2;
         if gc {
@@ -703,6 +737,11 @@ fn kill_9_during_concurrent_writes_loses_nothing_acknowledged() {
         // Sessions whose close was in flight may be gone: the writers never close them, so
         // none is; sessions opened but never acknowledged are not in the ledger.
         let server = start(&root, false);
+        let (n, found) = rt.block_on(every_session_answers(&client, &server.base, &root));
+        sessions_seen += n;
+        for p in found {
+            problems.push(format!("round {round}: {p}"));
+        }
         let found = rt.block_on(check(&client, &shared, &server.base, round, &gc_rounds));
         for p in found {
             problems.push(format!("round {round}: {p}"));
@@ -723,7 +762,8 @@ fn kill_9_during_concurrent_writes_loses_nothing_acknowledged() {
         .flat_map(|s| s.lock().unwrap().1.five_xx.clone())
         .collect();
     println!(
-        "{rounds} rounds, {acked} acknowledged writes, {} problems, {} 5xx answers, {} fsck failures",
+        "{rounds} rounds, {acked} acknowledged writes, {sessions_seen} sessions found on disk after restarts, \
+         {} problems, {} 5xx answers, {} fsck failures",
         problems.len(),
         five_xx.len(),
         fsck_failures.len()
