@@ -18,6 +18,8 @@ mod config;
 pub mod defects;
 pub mod digest;
 mod errors;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod gc;
 pub mod names;
 mod request;
