@@ -19,6 +19,8 @@ pub mod defects;
 pub mod digest;
 mod errors;
 pub mod fsck;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod gc;
 mod idle;
 mod limits;

@@ -25,6 +25,8 @@ pub mod embedded_auth;
 pub mod error;
 pub mod events;
 pub mod expect;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod harness;
 pub mod levels;
 pub mod loader;

@@ -67,9 +67,14 @@ pub fn parse_token_response(body: &[u8], now: SystemTime) -> Result<Token, Strin
         .and_then(Value::as_str)
         .and_then(parse_rfc3339)
         .map_or(now, |t| t.min(now));
+    // An `expires_in` beyond what SystemTime can hold (`u64::MAX` seconds) panicked in
+    // `issued + lifetime`: such a token lasts as long as anything can.
+    let expires_at = issued
+        .checked_add(lifetime)
+        .unwrap_or_else(|| issued + Duration::from_secs(u64::from(u32::MAX) * 1000));
     Ok(Token {
         value,
-        expires_at: issued + lifetime,
+        expires_at,
         lifetime,
     })
 }
@@ -96,8 +101,10 @@ pub fn parse_rfc3339(s: &str) -> Option<SystemTime> {
     }
     let offset = match rest {
         "Z" | "z" => 0,
-        o if o.len() == 6 && matches!(&o[..1], "+" | "-") && &o[3..4] == ":" => {
-            let v = o[1..3].parse::<i64>().ok()? * 3600 + o[4..6].parse::<i64>().ok()? * 60;
+        // Byte checks and `get`: slicing `&o[..1]` panicked on a non-ASCII first character.
+        o if o.len() == 6 && matches!(o.as_bytes()[0], b'+' | b'-') && o.as_bytes()[3] == b':' => {
+            let v =
+                o.get(1..3)?.parse::<i64>().ok()? * 3600 + o.get(4..6)?.parse::<i64>().ok()? * 60;
             if o.starts_with('-') { -v } else { v }
         }
         _ => return None,
@@ -230,6 +237,22 @@ mod tests {
         // Nonsense lifetimes fall back to the default.
         let t = parse_token_response(br#"{"token":"t","expires_in":"300"}"#, now).unwrap();
         assert_eq!(t.lifetime, Duration::from_secs(60));
+    }
+
+    #[test]
+    fn hostile_token_responses_do_not_panic() {
+        // A non-ASCII character where the zone offset goes: `&o[..1]` cut it in half.
+        assert!(std::panic::catch_unwind(|| parse_rfc3339("2009-11-10T23:00:00é0:00")).is_ok());
+        assert!(std::panic::catch_unwind(|| parse_rfc3339("2009-11-10T23:00:00+0é00")).is_ok());
+        assert_eq!(parse_rfc3339("2009-11-10T23:00:00é0:00"), None);
+        assert_eq!(parse_rfc3339("2009-11-10T23:00:00+0é00"), None);
+        assert_eq!(parse_rfc3339("2009-11-10T23:00:00.5+é:00"), None);
+        // An `expires_in` past what SystemTime holds overflowed `issued + lifetime`.
+        let body = br#"{"token":"t","expires_in":18446744073709551615}"#;
+        let t = std::panic::catch_unwind(|| parse_token_response(body, at(1_000)))
+            .expect("no panic")
+            .unwrap();
+        assert!(t.expires_at > at(1_000) && t.fresh_at(at(1_000)));
     }
 
     #[test]

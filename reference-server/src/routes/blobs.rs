@@ -20,7 +20,7 @@ const READ_CHUNK: usize = 256 * 1024;
 
 /// What a `Range` header asks for, given the blob size.
 #[derive(Debug, PartialEq, Eq)]
-enum Wanted {
+pub(crate) enum Wanted {
     Whole,
     /// Inclusive byte range.
     Part(u64, u64),
@@ -30,7 +30,7 @@ enum Wanted {
 /// Reads an RFC 9110 `Range` header (PULL-25): one `bytes=a-b`, `a-` or `-n` range is a
 /// part (206, PULL-26); a malformed or unsatisfiable one is 416 (PULL-27); several ranges
 /// are answered with the whole blob, which RFC 9110 allows.
-fn parse_range(header: Option<&str>, size: u64) -> Wanted {
+pub(crate) fn parse_range(header: Option<&str>, size: u64) -> Wanted {
     let Some(h) = header else {
         return Wanted::Whole;
     };

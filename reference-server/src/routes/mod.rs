@@ -8,13 +8,13 @@
 //! 404-vs-405 ranking, and keeps handlers plain `async fn`s over our own types.
 
 mod base;
-mod blobs;
+pub(crate) mod blobs;
 mod catalog;
 mod manifests;
 mod pagination;
 mod referrers;
 mod tags;
-mod uploads;
+pub(crate) mod uploads;
 pub(crate) mod validate;
 
 use std::sync::Arc;
@@ -148,8 +148,16 @@ pub fn filter(
 ) -> impl Filter<Extract = (Response,), Error = warp::Rejection> + Clone + Send + Sync + 'static {
     let query = warp::query::raw().or(warp::any().map(String::new)).unify();
     let idle_timeout = registry.config.idle_timeout;
+    // warp's `path::full()` panics on a request target without a path (the authority form,
+    // `CONNECT 127.0.0.1:80`: warp 0.4.3 falls back to `PathAndQuery::from_static("")`,
+    // which `http` refuses; found by tests/http_fuzz.rs). `path::end()` matches exactly
+    // the targets whose path is empty or `/`, so those never reach it.
+    let path = warp::path::end()
+        .map(|| "/".to_string())
+        .or(warp::path::full().map(|p: warp::path::FullPath| p.as_str().to_string()))
+        .unify();
     warp::method()
-        .and(warp::path::full())
+        .and(path)
         .and(query)
         .and(warp::header::headers_cloned())
         .and(warp::host::optional())
@@ -159,7 +167,7 @@ pub fn filter(
         )
         .then(
             move |method: Method,
-                  path: warp::path::FullPath,
+                  path: String,
                   query: String,
                   headers,
                   host: Option<warp::host::Authority>,
@@ -169,7 +177,7 @@ pub fn filter(
                     let caller = Caller::authenticate(&registry, &headers).await;
                     let req = RegistryRequest {
                         method,
-                        path: path.as_str().to_string(),
+                        path,
                         query: parse_query(&query),
                         headers,
                         body,

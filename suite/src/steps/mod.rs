@@ -1,8 +1,8 @@
 //! The step kinds. Each returns `Ok(())` when the registry did what the step states, or
 //! a [`StepEnd`] saying why the scenario stops here.
 
-mod alter_token;
-mod paginate;
+pub(crate) mod alter_token;
+pub(crate) mod paginate;
 mod push;
 mod request;
 mod wait;
