@@ -37,7 +37,8 @@ pub struct Settings {
     pub namespace: Option<String>,
     /// Selected profiles.
     pub profiles: Vec<Profile>,
-    /// JUnit output path (the summary goes next to it as `summary.txt`).
+    /// JUnit output path; `summary.txt`, `summary.md`, `results.json` and `report.html` go
+    /// next to it (`--report-dir` sets its folder).
     pub junit: PathBuf,
     /// Credential flags (`--username/--password`, `--token`); without them the files of
     /// [`crate::credentials`] are read.
@@ -277,6 +278,7 @@ pub fn run(settings: Settings, args: Arguments) -> ExitCode {
             )
         }
     };
+    let registry_url = base.clone();
     let base = match Url::parse(&base) {
         Ok(u) if matches!(u.scheme(), "http" | "https") => u,
         Ok(u) => return setup_error(format!("--url {u}: only http and https are supported")),
@@ -372,6 +374,45 @@ pub fn run(settings: Settings, args: Arguments) -> ExitCode {
         eprintln!(
             "registry-conformance: cannot write {}: {e}",
             summary_path.display()
+        );
+    }
+    // results.json, summary.md and report.html go beside the JUnit file (report/mod.rs).
+    let info = report::RunInfo {
+        suite_version: env!("CARGO_PKG_VERSION").to_owned(),
+        registry_note: registry_desc
+            .strip_prefix(registry_url.as_str())
+            .unwrap_or("")
+            .trim()
+            .trim_start_matches('(')
+            .trim_end_matches(')')
+            .to_owned(),
+        registry: registry_url,
+        profile: profile.clone(),
+        namespace: namespace.clone(),
+        date: report::rfc3339(std::time::SystemTime::now()),
+        strict: settings.strict,
+    };
+    let report_dir = summary_path
+        .parent()
+        .filter(|d| !d.as_os_str().is_empty())
+        .unwrap_or(std::path::Path::new("."));
+    let step_summary = std::env::var_os("GITHUB_STEP_SUMMARY")
+        .filter(|v| !v.is_empty())
+        .map(PathBuf::from);
+    let sources = report::Sources {
+        catalog: fx.catalog.as_ref(),
+        scenarios: &fx.scenarios,
+    };
+    if let Err(e) = report::write_extra(
+        report_dir,
+        &info,
+        &reports,
+        sources,
+        step_summary.as_deref(),
+    ) {
+        eprintln!(
+            "registry-conformance: cannot write the reports in {}: {e}",
+            report_dir.display()
         );
     }
     if settings.coverage {

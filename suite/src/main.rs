@@ -39,9 +39,13 @@ struct Cli {
     /// Which spec text to judge by where OCI and Docker differ.
     #[arg(long, env = "REGISTRY_PROFILE", default_value = "all", value_parser = ["oci-1.1", "docker-v2", "all"])]
     profile: String,
-    /// JUnit XML output; summary.txt is written next to it.
+    /// JUnit XML output; summary.txt, summary.md, results.json and report.html are written
+    /// next to it.
     #[arg(long, env = "REGISTRY_JUNIT", default_value = "reports/junit.xml")]
     junit: PathBuf,
+    /// Folder for every report (the JUnit file keeps the name --junit gives it).
+    #[arg(long, value_name = "DIR", env = "REGISTRY_REPORT_DIR")]
+    report_dir: Option<PathBuf>,
     /// User name of the run's (writer's) identity: Basic, and on token requests. Without
     /// credential flags, REGISTRY_AUTH_FILE, the docker config and
     /// $XDG_RUNTIME_DIR/containers/auth.json are read, in that order (suite/AUTH.md).
@@ -171,7 +175,10 @@ fn main() -> ExitCode {
         url: cli.url,
         namespace: cli.namespace,
         profiles,
-        junit: cli.junit,
+        junit: match &cli.report_dir {
+            Some(dir) => dir.join(cli.junit.file_name().unwrap_or("junit.xml".as_ref())),
+            None => cli.junit,
+        },
         credentials: Flags {
             username: cli.username,
             password: cli.password,
