@@ -386,7 +386,7 @@ pub fn run(settings: Settings, args: Arguments) -> ExitCode {
             .trim_start_matches('(')
             .trim_end_matches(')')
             .to_owned(),
-        registry: registry_url,
+        registry: report::url_without_userinfo(&registry_url),
         profile: profile.clone(),
         namespace: namespace.clone(),
         date: report::rfc3339(std::time::SystemTime::now()),

@@ -154,6 +154,11 @@ fn report_dir_holds_four_reports_that_agree_with_junit() {
         );
     }
     assert!(html.contains("<details class=\"problem fail\""));
+    // Without JavaScript everything is shown (nothing starts hidden) and the filters, which
+    // need it, stay hidden. (Chromium's --dump-dom prints nothing with scripts disabled, so
+    // this is checked on the file.)
+    assert!(html.contains("<form id=\"filters\" hidden>"));
+    assert!(!html.contains("class=\"hide"));
     let lower = html.to_ascii_lowercase();
     for banned in [" src=", "<link", "@import", "url("] {
         assert!(!lower.contains(banned), "{banned} in report.html");

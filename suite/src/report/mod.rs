@@ -82,6 +82,19 @@ pub fn write_extra(
     Ok(written)
 }
 
+/// A registry URL fit for a report: user name and password (`https://u:p@host`) removed.
+/// Text that is no URL with a host keeps only what follows its last `@`.
+pub fn url_without_userinfo(url: &str) -> String {
+    match reqwest::Url::parse(url) {
+        Ok(mut u) if u.has_host() => {
+            let _ = u.set_username("");
+            let _ = u.set_password(None);
+            u.as_str().trim_end_matches('/').to_owned()
+        }
+        _ => url.rsplit('@').next().unwrap_or(url).to_owned(),
+    }
+}
+
 /// `time` as RFC 3339 in UTC, to the second (no date crate for one timestamp).
 pub fn rfc3339(time: SystemTime) -> String {
     let secs = time
@@ -179,6 +192,19 @@ mod tests {
     fn strips_ansi_and_controls() {
         assert_eq!(xml_safe("\u{1b}[31mred\u{1b}[0m\u{7}\r\nx\ty"), "red\nx\ty");
         assert_eq!(one_line("first\nsecond"), "first");
+    }
+
+    #[test]
+    fn urls_lose_their_credentials() {
+        assert_eq!(
+            url_without_userinfo("https://me:s3cr3t@registry.example:5000/"),
+            "https://registry.example:5000"
+        );
+        assert_eq!(
+            url_without_userinfo("http://127.0.0.1:5000"),
+            "http://127.0.0.1:5000"
+        );
+        assert_eq!(url_without_userinfo("me:s3cr3t@host"), "host");
     }
 
     #[test]
