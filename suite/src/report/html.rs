@@ -20,6 +20,7 @@ use super::summary::Counts;
 use super::{RunInfo, Sources, clean, coverage, verdict};
 use crate::events::{Outcome, ScenarioReport};
 use crate::loader::Requirement;
+use crate::model::Profile;
 
 const OUTCOMES: [&str; 5] = ["pass", "warn", "fail", "skip", "error"];
 
@@ -74,9 +75,14 @@ fn badge(out: &mut String, label: &str) {
     let _ = write!(out, "<span class=\"o o-{class}\">{label}</span>");
 }
 
-/// A requirement ID, linked to its spec text when the catalog has a URL (only http(s)).
-fn req_link(out: &mut String, id: &str, req: Option<&&Requirement>) {
-    match req.and_then(|r| r.url.as_deref()) {
+/// A requirement ID, linked to its spec text when the catalog has a URL (only http(s)):
+/// the Docker API's section for a scenario run under `docker-v2` when there is one, else
+/// the OCI text.
+fn req_link(out: &mut String, id: &str, req: Option<&&Requirement>, profile: Option<Profile>) {
+    let docker = req
+        .and_then(|r| r.docker_url.as_deref())
+        .filter(|_| profile == Some(Profile::DockerV2));
+    match docker.or_else(|| req.and_then(|r| r.url.as_deref())) {
         Some(url) if url.starts_with("https://") || url.starts_with("http://") => {
             out.push_str("<a href=\"");
             esc(out, url);
@@ -296,7 +302,7 @@ pub fn render(info: &RunInfo, reports: &[ScenarioReport], sources: Sources<'_>) 
             for id in ids {
                 let req = reqs.get(id.as_str());
                 h.push_str("<li>");
-                req_link(&mut h, id, req);
+                req_link(&mut h, id, req, r.profile);
                 if let Some(req) = req {
                     h.push_str(" <span class=\"small\">");
                     esc(&mut h, &req.level);
@@ -353,7 +359,7 @@ pub fn render(info: &RunInfo, reports: &[ScenarioReport], sources: Sources<'_>) 
         for row in &rows {
             let req = reqs.get(row.id.as_str());
             let _ = write!(h, "<tr data-outcome=\"{}\"><td>", row.outcome);
-            req_link(&mut h, &row.id, req);
+            req_link(&mut h, &row.id, req, None);
             h.push_str("</td><td>");
             esc(&mut h, &row.level);
             h.push_str("</td><td>");
@@ -419,7 +425,7 @@ mod tests {
             excused: None,
             check: None,
             url: Some(url.into()),
-            docker_url: None,
+            docker_url: Some(format!("https://docs.docker.example/{id}")),
         }
     }
 
@@ -447,6 +453,9 @@ mod tests {
             },
         );
         fail.area = "push".into();
+        let mut docker = fail.clone();
+        docker.name = "push::blob-upload@docker-v2".into();
+        docker.profile = Some(Profile::DockerV2);
         let reports = vec![
             sample_report("a::ok", &["BASE-01"], Outcome::Pass),
             sample_report(
@@ -457,6 +466,7 @@ mod tests {
                 },
             ),
             fail,
+            docker,
         ];
         (cat, reports)
     }
@@ -474,16 +484,16 @@ mod tests {
         );
         assert!(html.starts_with("<!DOCTYPE html>"));
         assert!(
-            html.contains("<h1 id=\"verdict\" class=\"verdict v-fail\">registry-conformance: FAIL: 1 failed, 0 could not run</h1>"),
+            html.contains("<h1 id=\"verdict\" class=\"verdict v-fail\">registry-conformance: FAIL: 2 failed, 0 could not run</h1>"),
             "{html}"
         );
         for (o, n) in [
             ("pass", 1),
             ("warn", 0),
-            ("fail", 1),
+            ("fail", 2),
             ("skip", 1),
             ("error", 0),
-            ("total", 3),
+            ("total", 4),
         ] {
             assert!(html.contains(&format!("id=\"count-{o}\">{n}</td>")), "{o}");
         }
@@ -501,6 +511,8 @@ mod tests {
         assert!(html.contains(
             "<a href=\"https://github.com/opencontainers/distribution-spec/blob/v1.1.1/spec.md#push\">PUSH-08</a> <span class=\"small\">MUST</span> summary of PUSH-08 &lt;&amp;&gt; <strong>(broken)</strong>"
         ), "{html}");
+        // Under docker-v2 the Docker API's section.
+        assert!(html.contains("<a href=\"https://docs.docker.example/PUSH-08\">PUSH-08</a>"));
         assert!(html.contains("&lt; 202 &lt;script&gt;alert(1)&lt;/script&gt;"));
         assert!(!html.contains("s3cr3t"), "secrets are redacted");
         // Matrix and skips.
@@ -533,7 +545,7 @@ mod tests {
             assert!(
                 cat.requirements
                     .iter()
-                    .any(|r| r.url.as_deref() == Some(url)),
+                    .any(|r| r.url.as_deref() == Some(url) || r.docker_url.as_deref() == Some(url)),
                 "external link {url}"
             );
         }
