@@ -257,6 +257,39 @@ fn report_html_renders_in_headless_chromium() {
         "filters still hidden"
     );
 
+    // The filters: a copy of the page whose extra script unchecks "pass" and picks the area
+    // of the first failure leaves only that area's non-passing scenario rows visible.
+    let area = first_fail["area"].as_str().unwrap();
+    let filtered = run.dir.join("filtered.html");
+    let html = read(&run.dir, "report.html");
+    let click = format!(
+        "<script>var f=document.getElementById('filters');\
+         f.querySelector('input[value=pass]').checked=false;\
+         f.querySelector('select').value='{area}';\
+         f.dispatchEvent(new Event('change'));</script></body>"
+    );
+    std::fs::write(&filtered, html.replace("</body>", &click)).unwrap();
+    let out = Command::new(&browser)
+        .args(["--headless", "--disable-gpu", "--no-sandbox", "--dump-dom"])
+        .arg(format!("--user-data-dir={}", profile.path().display()))
+        .arg(format!("file://{}", filtered.display()))
+        .output()
+        .expect("run chromium");
+    let dom = String::from_utf8_lossy(&out.stdout);
+    let visible: Vec<&str> = dom
+        .split("<tr data-outcome=\"")
+        .skip(1)
+        .map(|row| &row[..row.find('>').unwrap()])
+        .filter(|row| row.contains("data-area=") && !row.contains("hide"))
+        .collect();
+    assert!(!visible.is_empty(), "the filter hid everything");
+    for row in &visible {
+        assert!(
+            !row.starts_with("pass") && row.contains(&format!("data-area=\"{area}\"")),
+            "still shown: {row}"
+        );
+    }
+
     // The screenshot CI keeps (reports/ is not committed).
     let shots = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../reports");
     std::fs::create_dir_all(&shots).unwrap();
