@@ -42,7 +42,7 @@ td.n{text-align:right;font-variant-numeric:tabular-nums}
 pre{background:#f6f8fa;border:1px solid #d0d7de;border-radius:4px;padding:8px;overflow:auto;max-height:600px;font:12px/1.4 ui-monospace,SFMono-Regular,Menlo,Consolas,monospace;white-space:pre-wrap;word-break:break-all}
 code{font:12px ui-monospace,SFMono-Regular,Menlo,Consolas,monospace}.small{font-size:12px;color:#59636e}
 #filters{background:#f6f8fa;border:1px solid #d0d7de;border-radius:6px;padding:6px 10px;margin:12px 0}#filters label{margin-right:10px}
-.hide{display:none!important}
+.nw{white-space:nowrap}.hide{display:none!important}
 ";
 
 /// Filters: outcome checkboxes and an area select toggle `hide` on every element with a
@@ -358,7 +358,7 @@ pub fn render(info: &RunInfo, reports: &[ScenarioReport], sources: Sources<'_>) 
         );
         for row in &rows {
             let req = reqs.get(row.id.as_str());
-            let _ = write!(h, "<tr data-outcome=\"{}\"><td>", row.outcome);
+            let _ = write!(h, "<tr data-outcome=\"{}\"><td class=\"nw\">", row.outcome);
             req_link(&mut h, &row.id, req, None);
             h.push_str("</td><td>");
             esc(&mut h, &row.level);
