@@ -13,7 +13,8 @@
 //!   step kinds, one scenario run;
 //! - [`plan`], [`harness`]: trials for libtest-mimic, one run end to end;
 //! - [`events`], [`report`]: the event stream and its sinks (summary, JUnit, coverage,
-//!   baseline).
+//!   baseline);
+//! - [`explain`]: `registry-conformance explain`, a requirement or scenario in words.
 
 pub mod auth;
 pub mod breaker;
@@ -25,6 +26,7 @@ pub mod embedded_auth;
 pub mod error;
 pub mod events;
 pub mod expect;
+pub mod explain;
 #[doc(hidden)]
 pub mod fuzzing;
 pub mod harness;

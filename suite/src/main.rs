@@ -27,7 +27,9 @@ Usage: {usage}
     help_template = HELP_TEMPLATE,
     override_usage = "registry-conformance [OPTIONS] [FILTER]",
     after_help = "Every option also reads the environment variable shown, so the runner drops into CI \
-unchanged. Trials run in parallel (--test-threads); filters, --exact, --skip and --list work as with cargo test."
+unchanged. Trials run in parallel (--test-threads); filters, --exact, --skip and --list work as with cargo test.\n\n\
+`registry-conformance explain ID|SCENARIO` prints a requirement (e.g. PUSH-08) or a scenario \
+(e.g. pull::pull.manifest-by-tag) in words, with the scenarios citing it or its steps."
 )]
 struct Cli {
     /// Registry base URL; without it the reference registry is started in-process.
@@ -157,7 +159,44 @@ struct Cli {
     libtest: libtest_mimic::Arguments,
 }
 
+/// `registry-conformance explain [--fixtures DIR] ID|SCENARIO` (see [`suite::explain`]).
+#[derive(Debug, Parser)]
+#[command(name = "registry-conformance explain")]
+struct ExplainCli {
+    /// Scenario directory [default: the workspace's fixtures/, else ./fixtures].
+    #[arg(long, env = "REGISTRY_FIXTURES")]
+    fixtures: Option<PathBuf>,
+    /// A requirement ID (PUSH-08) or a scenario name as --list shows it.
+    name: String,
+}
+
+/// `explain` is recognised as the first argument only, before clap sees the run's flags,
+/// so `registry-conformance [OPTIONS] [FILTER]` keeps working unchanged (a filter named
+/// `explain` can still be given after an option, or with `--exact`).
+fn explain_command() -> Option<ExitCode> {
+    let mut args = std::env::args_os();
+    let bin = args.next()?;
+    if args.next()? != "explain" {
+        return None;
+    }
+    let cli = ExplainCli::parse_from(std::iter::once(bin).chain(args));
+    let dir = cli.fixtures.unwrap_or_else(harness::default_fixtures);
+    Some(match suite::explain::explain_in(&dir, &cli.name) {
+        Ok(text) => {
+            print!("{text}");
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("registry-conformance explain: {e}");
+            ExitCode::from(harness::EXIT_SETUP)
+        }
+    })
+}
+
 fn main() -> ExitCode {
+    if let Some(code) = explain_command() {
+        return code;
+    }
     let cli = Cli::parse();
     let profiles = match harness::parse_profiles(&cli.profile) {
         Ok(p) => p,
