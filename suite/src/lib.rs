@@ -14,12 +14,15 @@
 //! - [`plan`], [`harness`]: trials for libtest-mimic, one run end to end;
 //! - [`events`], [`report`]: the event stream and its sinks (summary, JUnit, coverage,
 //!   baseline);
+//! - [`config_file`], [`oci_env`]: defaults from `registry-conformance.toml` and the official
+//!   suite's `OCI_*` variables (flags and `REGISTRY_*` variables win);
 //! - [`explain`]: `registry-conformance explain`, a requirement or scenario in words.
 
 pub mod auth;
 pub mod breaker;
 pub mod challenge;
 pub mod client;
+pub mod config_file;
 pub mod content;
 pub mod credentials;
 pub mod embedded_auth;
@@ -33,6 +36,7 @@ pub mod harness;
 pub mod levels;
 pub mod loader;
 pub mod model;
+pub mod oci_env;
 pub mod plan;
 pub mod redact;
 pub mod report;

@@ -4,7 +4,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
-use clap::Parser;
+use clap::{CommandFactory, FromArgMatches, Parser};
 use suite::auth::Auth;
 use suite::credentials::{Env, Flags};
 use suite::harness::{self, Settings};
@@ -32,6 +32,13 @@ unchanged. Trials run in parallel (--test-threads); filters, --exact, --skip and
 (e.g. pull::pull.manifest-by-tag) in words, with the scenarios citing it or its steps."
 )]
 struct Cli {
+    /// TOML file of flag values (keys as the flags, `_` for `-`; secrets only by variable
+    /// name: password_env = "VAR") [default: ./registry-conformance.toml if present].
+    /// Flags and REGISTRY_* variables override it, then the official suite's OCI_*
+    /// variables, then the file.
+    #[arg(long, value_name = "FILE", env = "REGISTRY_CONFIG")]
+    #[allow(dead_code)] // read before parsing (suite::config_file::locate)
+    config: Option<PathBuf>,
     /// Registry base URL; without it the reference registry is started in-process.
     #[arg(long, env = "REGISTRY_URL")]
     url: Option<String>,
@@ -193,11 +200,56 @@ fn explain_command() -> Option<ExitCode> {
     })
 }
 
+/// Parses the command line over the layered defaults: flags and `REGISTRY_*` variables,
+/// then `OCI_*` variables ([`suite::oci_env`]), then the config file
+/// ([`suite::config_file`]), then the built-in defaults. `None`: the file was refused
+/// (the message is printed).
+fn parse_cli() -> Option<Cli> {
+    let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    let env = |k: &str| std::env::var(k).ok();
+    let mut defaults = suite::config_file::Defaults::default();
+    if let Some(path) = suite::config_file::locate(&args, &env) {
+        match suite::config_file::load(&path, &env) {
+            Ok(d) => defaults = d,
+            Err(e) => {
+                eprintln!("registry-conformance: config: {e}");
+                return None;
+            }
+        }
+    }
+    defaults.overlay(suite::oci_env::defaults(&env));
+    let matches = suite::config_file::apply(Cli::command(), &defaults).get_matches_from(args);
+    Some(Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit()))
+}
+
+/// `OCI_TEST_PULL=1` etc.: only the areas of the official suite's workflows that are set
+/// (as `--skip <area>::` for the others).
+fn select_oci_workflows(cli: &mut Cli) {
+    let env = |k: &str| std::env::var(k).ok();
+    if let Some(selected) = suite::oci_env::selected_areas(&env) {
+        let fixtures = cli
+            .fixtures
+            .clone()
+            .unwrap_or_else(harness::default_fixtures);
+        let all = suite::oci_env::areas(&fixtures);
+        eprintln!(
+            "note: OCI_TEST_* variables set: running the areas {}",
+            selected.join(", ")
+        );
+        cli.libtest
+            .skip
+            .extend(suite::oci_env::skips(&all, &selected));
+    }
+}
+
 fn main() -> ExitCode {
     if let Some(code) = explain_command() {
         return code;
     }
-    let cli = Cli::parse();
+    let Some(mut cli) = parse_cli() else {
+        return ExitCode::from(harness::EXIT_SETUP);
+    };
+    select_oci_workflows(&mut cli);
     let profiles = match harness::parse_profiles(&cli.profile) {
         Ok(p) => p,
         Err(e) => {

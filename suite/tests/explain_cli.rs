@@ -41,7 +41,10 @@ fn explains_a_scenario_with_its_requirements_and_steps() {
         assert!(out.starts_with("pull::pull.manifest-by-tag: "), "{out}");
         assert!(out.contains("profiles: oci-1.1, docker-v2"), "{out}");
         assert!(out.contains("  PULL-01 ("), "{out}");
-        assert!(out.contains("1. (setup) push blob config (monolithic)"), "{out}");
+        assert!(
+            out.contains("1. (setup) push blob config (monolithic)"),
+            "{out}"
+        );
         assert!(out.contains("push manifest image as v1"), "{out}");
         assert!(out.contains("GET /v2/"), "{out}");
         assert!(out.contains("→ 200"), "{out}");
