@@ -34,14 +34,13 @@ pub fn explain_in(dir: &Path, query: &str) -> Result<String, ExplainError> {
 /// (`pull.manifest-by-tag`) or its file stem (`manifest-by-tag`, when unambiguous).
 pub fn explain(fx: &Fixtures, query: &str) -> Result<String, ExplainError> {
     let q = query.trim();
-    if let Some(cat) = &fx.catalog {
-        if let Some(r) = cat
+    if let Some(cat) = &fx.catalog
+        && let Some(r) = cat
             .requirements
             .iter()
             .find(|r| r.id.eq_ignore_ascii_case(q))
-        {
-            return Ok(requirement(r, &fx.scenarios));
-        }
+    {
+        return Ok(requirement(r, &fx.scenarios));
     }
     let found = find_scenarios(&fx.scenarios, q);
     match found.as_slice() {

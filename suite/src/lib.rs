@@ -12,6 +12,7 @@
 //! - [`expect`], [`levels`], [`steps`], [`runner`]: expectations, how binding each one is,
 //!   step kinds, one scenario run;
 //! - [`plan`], [`harness`]: trials for libtest-mimic, one run end to end;
+//! - [`progress`]: the progress line, libtest lines, or only the summary;
 //! - [`events`], [`report`]: the event stream and its sinks (summary, JUnit, coverage,
 //!   baseline);
 //! - [`config_file`], [`oci_env`]: defaults from `registry-conformance.toml` and the official
@@ -38,6 +39,7 @@ pub mod loader;
 pub mod model;
 pub mod oci_env;
 pub mod plan;
+pub mod progress;
 pub mod redact;
 pub mod report;
 pub mod runner;

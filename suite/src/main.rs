@@ -8,6 +8,7 @@ use clap::{CommandFactory, FromArgMatches, Parser};
 use suite::auth::Auth;
 use suite::credentials::{Env, Flags};
 use suite::harness::{self, Settings};
+use suite::progress::Display;
 
 const HELP_TEMPLATE: &str = "\
 {about}
@@ -204,8 +205,9 @@ fn explain_command() -> Option<ExitCode> {
 /// then `OCI_*` variables ([`suite::oci_env`]), then the config file
 /// ([`suite::config_file`]), then the built-in defaults. `None`: the file was refused
 /// (the message is printed).
-fn parse_cli() -> Option<Cli> {
-    let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
+fn parse_cli() -> Option<(Cli, Display)> {
+    let mut args: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    let format = take_display_format(&mut args);
     let env = |k: &str| std::env::var(k).ok();
     let mut defaults = suite::config_file::Defaults::default();
     if let Some(path) = suite::config_file::locate(&args, &env) {
@@ -218,8 +220,63 @@ fn parse_cli() -> Option<Cli> {
         }
     }
     defaults.overlay(suite::oci_env::defaults(&env));
-    let matches = suite::config_file::apply(Cli::command(), &defaults).get_matches_from(args);
-    Some(Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit()))
+    const FORMAT_HELP: &str = "Console output: progress (one updating line on stderr: done/total, \
+        failures, current area; the default on a terminal), libtest (one line per test; the \
+        default otherwise), or libtest's own pretty, terse or json";
+    const QUIET_HELP: &str =
+        "Print only the final summary (libtest's lines go to libtest.txt beside the JUnit file)";
+    let cmd = suite::config_file::apply(Cli::command(), &defaults).mut_arg("format", |a| {
+        a.help(FORMAT_HELP)
+            .long_help(FORMAT_HELP)
+            .value_name("progress|libtest|pretty|terse|json")
+            .hide_possible_values(true)
+    });
+    let matches = cmd
+        .mut_arg("quiet", |a| a.help(QUIET_HELP).long_help(QUIET_HELP))
+        .get_matches_from(args);
+    let cli = Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
+    let display = if cli.libtest.quiet {
+        Display::Quiet
+    } else if let Some(d) = format {
+        d
+    } else if cli.libtest.format.is_some() {
+        Display::Libtest
+    } else {
+        Display::default_for_console()
+    };
+    Some((cli, display))
+}
+
+/// `--format progress` and `--format libtest` are ours, not libtest-mimic's: taken out of
+/// `args` (`libtest` becomes libtest's `pretty`) before clap checks the value.
+fn take_display_format(args: &mut Vec<std::ffi::OsString>) -> Option<Display> {
+    let mut i = 1;
+    while i < args.len() {
+        let a = args[i].to_string_lossy().into_owned();
+        if a == "--" {
+            break;
+        }
+        let (value, width) = match a.strip_prefix("--format=") {
+            Some(v) => (Some(v.to_owned()), 1),
+            None if a == "--format" => {
+                (args.get(i + 1).map(|v| v.to_string_lossy().into_owned()), 2)
+            }
+            None => (None, 0),
+        };
+        match value.as_deref() {
+            Some("progress") => {
+                args.drain(i..i + width);
+                return Some(Display::Progress);
+            }
+            Some("libtest") => {
+                args.drain(i..i + width);
+                args.insert(i, "--format=pretty".into());
+                return Some(Display::Libtest);
+            }
+            _ => i += width.max(1),
+        }
+    }
+    None
 }
 
 /// `OCI_TEST_PULL=1` etc.: only the areas of the official suite's workflows that are set
@@ -246,7 +303,7 @@ fn main() -> ExitCode {
     if let Some(code) = explain_command() {
         return code;
     }
-    let Some(mut cli) = parse_cli() else {
+    let Some((mut cli, display)) = parse_cli() else {
         return ExitCode::from(harness::EXIT_SETUP);
     };
     select_oci_workflows(&mut cli);
@@ -298,6 +355,7 @@ fn main() -> ExitCode {
         reference_auth: cli.reference_auth.parse().unwrap_or_default(),
         reference_tls: cli.reference_tls,
         strict: cli.strict,
+        display,
     };
     harness::run(settings, cli.libtest)
 }
