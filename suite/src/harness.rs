@@ -84,6 +84,8 @@ pub struct Settings {
     pub reference_tls: bool,
     /// Warnings (violated SHOULDs) count as failures.
     pub strict: bool,
+    /// Console output while the run goes ([`crate::progress`]).
+    pub display: crate::progress::Display,
 }
 
 impl Settings {
@@ -117,7 +119,7 @@ fn setup_error(msg: impl std::fmt::Display) -> ExitCode {
 }
 
 /// Runs the suite; returns the process exit code.
-pub fn run(settings: Settings, args: Arguments) -> ExitCode {
+pub fn run(settings: Settings, mut args: Arguments) -> ExitCode {
     if settings.url.is_some() && !settings.reference_defects.is_empty() {
         return setup_error(
             "--reference-defect configures the embedded registry; it cannot be combined with --url",
@@ -346,8 +348,26 @@ pub fn run(settings: Settings, args: Arguments) -> ExitCode {
         .map(|p| trial(p.clone(), ctx.clone(), rt.handle().clone(), tx.clone()))
         .collect();
     drop(tx);
+    let names: Vec<String> = plans.iter().map(|p| p.name.clone()).collect();
+    let watcher = crate::progress::Watcher::spawn(
+        rx,
+        crate::progress::selected(&names, &args),
+        settings.display,
+    );
+    if settings.display.hides_libtest() {
+        // libtest's lines go to a log beside the JUnit file (its --logfile), not stdout.
+        let log = settings.junit.with_file_name("libtest.txt");
+        if let Some(dir) = log.parent().filter(|d| !d.as_os_str().is_empty())
+            && let Err(e) = std::fs::create_dir_all(dir)
+        {
+            return setup_error(format!("cannot create {}: {e}", dir.display()));
+        }
+        args.logfile = Some(log.to_string_lossy().into_owned());
+        // `--quiet` is ours here (only the summary); the log keeps one line per trial.
+        args.quiet = false;
+    }
     let conclusion = libtest_mimic::run(&args, trials);
-    let reports = events::collect(rx);
+    let reports = watcher.finish();
 
     let profile = if settings.profiles.len() == 2 {
         "all".to_owned()

@@ -12,26 +12,34 @@
 //! - [`expect`], [`levels`], [`steps`], [`runner`]: expectations, how binding each one is,
 //!   step kinds, one scenario run;
 //! - [`plan`], [`harness`]: trials for libtest-mimic, one run end to end;
+//! - [`progress`]: the progress line, libtest lines, or only the summary;
 //! - [`events`], [`report`]: the event stream and its sinks (summary, JUnit, coverage,
-//!   baseline).
+//!   baseline);
+//! - [`config_file`], [`oci_env`]: defaults from `registry-conformance.toml` and the official
+//!   suite's `OCI_*` variables (flags and `REGISTRY_*` variables win);
+//! - [`explain`]: `registry-conformance explain`, a requirement or scenario in words.
 
 pub mod auth;
 pub mod breaker;
 pub mod challenge;
 pub mod client;
+pub mod config_file;
 pub mod content;
 pub mod credentials;
 pub mod embedded_auth;
 pub mod error;
 pub mod events;
 pub mod expect;
+pub mod explain;
 #[doc(hidden)]
 pub mod fuzzing;
 pub mod harness;
 pub mod levels;
 pub mod loader;
 pub mod model;
+pub mod oci_env;
 pub mod plan;
+pub mod progress;
 pub mod redact;
 pub mod report;
 pub mod runner;

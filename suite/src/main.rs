@@ -4,10 +4,11 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
-use clap::Parser;
+use clap::{CommandFactory, FromArgMatches, Parser};
 use suite::auth::Auth;
 use suite::credentials::{Env, Flags};
 use suite::harness::{self, Settings};
+use suite::progress::Display;
 
 const HELP_TEMPLATE: &str = "\
 {about}
@@ -27,9 +28,18 @@ Usage: {usage}
     help_template = HELP_TEMPLATE,
     override_usage = "registry-conformance [OPTIONS] [FILTER]",
     after_help = "Every option also reads the environment variable shown, so the runner drops into CI \
-unchanged. Trials run in parallel (--test-threads); filters, --exact, --skip and --list work as with cargo test."
+unchanged. Trials run in parallel (--test-threads); filters, --exact, --skip and --list work as with cargo test.\n\n\
+`registry-conformance explain ID|SCENARIO` prints a requirement (e.g. PUSH-08) or a scenario \
+(e.g. pull::pull.manifest-by-tag) in words, with the scenarios citing it or its steps."
 )]
 struct Cli {
+    /// TOML file of flag values (keys as the flags, `_` for `-`; secrets only by variable
+    /// name: password_env = "VAR") [default: ./registry-conformance.toml if present].
+    /// Flags and REGISTRY_* variables override it, then the official suite's OCI_*
+    /// variables, then the file.
+    #[arg(long, value_name = "FILE", env = "REGISTRY_CONFIG")]
+    #[allow(dead_code)] // read before parsing (suite::config_file::locate)
+    config: Option<PathBuf>,
     /// Registry base URL; without it the reference registry is started in-process.
     #[arg(long, env = "REGISTRY_URL")]
     url: Option<String>,
@@ -161,8 +171,146 @@ struct Cli {
     libtest: libtest_mimic::Arguments,
 }
 
+/// `registry-conformance explain [--fixtures DIR] ID|SCENARIO` (see [`suite::explain`]).
+#[derive(Debug, Parser)]
+#[command(name = "registry-conformance explain")]
+struct ExplainCli {
+    /// Scenario directory [default: the workspace's fixtures/, else ./fixtures].
+    #[arg(long, env = "REGISTRY_FIXTURES")]
+    fixtures: Option<PathBuf>,
+    /// A requirement ID (PUSH-08) or a scenario name as --list shows it.
+    name: String,
+}
+
+/// `explain` is recognised as the first argument only, before clap sees the run's flags,
+/// so `registry-conformance [OPTIONS] [FILTER]` keeps working unchanged (a filter named
+/// `explain` can still be given after an option, or with `--exact`).
+fn explain_command() -> Option<ExitCode> {
+    let mut args = std::env::args_os();
+    let bin = args.next()?;
+    if args.next()? != "explain" {
+        return None;
+    }
+    let cli = ExplainCli::parse_from(std::iter::once(bin).chain(args));
+    let dir = cli.fixtures.unwrap_or_else(harness::default_fixtures);
+    Some(match suite::explain::explain_in(&dir, &cli.name) {
+        Ok(text) => {
+            print!("{text}");
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("registry-conformance explain: {e}");
+            ExitCode::from(harness::EXIT_SETUP)
+        }
+    })
+}
+
+/// Parses the command line over the layered defaults: flags and `REGISTRY_*` variables,
+/// then `OCI_*` variables ([`suite::oci_env`]), then the config file
+/// ([`suite::config_file`]), then the built-in defaults. `None`: the file was refused
+/// (the message is printed).
+fn parse_cli() -> Option<(Cli, Display)> {
+    let mut args: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    let format = take_display_format(&mut args);
+    let env = |k: &str| std::env::var(k).ok();
+    let mut defaults = suite::config_file::Defaults::default();
+    if let Some(path) = suite::config_file::locate(&args, &env) {
+        match suite::config_file::load(&path, &env) {
+            Ok(d) => defaults = d,
+            Err(e) => {
+                eprintln!("registry-conformance: config: {e}");
+                return None;
+            }
+        }
+    }
+    defaults.overlay(suite::oci_env::defaults(&env));
+    const FORMAT_HELP: &str = "Console output: progress (one updating line on stderr: done/total, \
+        failures, current area; the default on a terminal), libtest (one line per test; the \
+        default otherwise), or libtest's own pretty, terse or json";
+    const QUIET_HELP: &str =
+        "Print only the final summary (libtest's lines go to libtest.txt beside the JUnit file)";
+    let cmd = suite::config_file::apply(Cli::command(), &defaults).mut_arg("format", |a| {
+        a.help(FORMAT_HELP)
+            .long_help(FORMAT_HELP)
+            .value_name("progress|libtest|pretty|terse|json")
+            .hide_possible_values(true)
+    });
+    let matches = cmd
+        .mut_arg("quiet", |a| a.help(QUIET_HELP).long_help(QUIET_HELP))
+        .get_matches_from(args);
+    let cli = Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
+    let display = if cli.libtest.quiet {
+        Display::Quiet
+    } else if let Some(d) = format {
+        d
+    } else if cli.libtest.format.is_some() {
+        Display::Libtest
+    } else {
+        Display::default_for_console()
+    };
+    Some((cli, display))
+}
+
+/// `--format progress` and `--format libtest` are ours, not libtest-mimic's: taken out of
+/// `args` (`libtest` becomes libtest's `pretty`) before clap checks the value.
+fn take_display_format(args: &mut Vec<std::ffi::OsString>) -> Option<Display> {
+    let mut i = 1;
+    while i < args.len() {
+        let a = args[i].to_string_lossy().into_owned();
+        if a == "--" {
+            break;
+        }
+        let (value, width) = match a.strip_prefix("--format=") {
+            Some(v) => (Some(v.to_owned()), 1),
+            None if a == "--format" => {
+                (args.get(i + 1).map(|v| v.to_string_lossy().into_owned()), 2)
+            }
+            None => (None, 0),
+        };
+        match value.as_deref() {
+            Some("progress") => {
+                args.drain(i..i + width);
+                return Some(Display::Progress);
+            }
+            Some("libtest") => {
+                args.drain(i..i + width);
+                args.insert(i, "--format=pretty".into());
+                return Some(Display::Libtest);
+            }
+            _ => i += width.max(1),
+        }
+    }
+    None
+}
+
+/// `OCI_TEST_PULL=1` etc.: only the areas of the official suite's workflows that are set
+/// (as `--skip <area>::` for the others).
+fn select_oci_workflows(cli: &mut Cli) {
+    let env = |k: &str| std::env::var(k).ok();
+    if let Some(selected) = suite::oci_env::selected_areas(&env) {
+        let fixtures = cli
+            .fixtures
+            .clone()
+            .unwrap_or_else(harness::default_fixtures);
+        let all = suite::oci_env::areas(&fixtures);
+        eprintln!(
+            "note: OCI_TEST_* variables set: running the areas {}",
+            selected.join(", ")
+        );
+        cli.libtest
+            .skip
+            .extend(suite::oci_env::skips(&all, &selected));
+    }
+}
+
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    if let Some(code) = explain_command() {
+        return code;
+    }
+    let Some((mut cli, display)) = parse_cli() else {
+        return ExitCode::from(harness::EXIT_SETUP);
+    };
+    select_oci_workflows(&mut cli);
     let profiles = match harness::parse_profiles(&cli.profile) {
         Ok(p) => p,
         Err(e) => {
@@ -214,6 +362,7 @@ fn main() -> ExitCode {
         reference_auth: cli.reference_auth.parse().unwrap_or_default(),
         reference_tls: cli.reference_tls,
         strict: cli.strict,
+        display,
     };
     harness::run(settings, cli.libtest)
 }
