@@ -91,6 +91,7 @@ struct File {
     namespace: Option<String>,
     profile: Option<String>,
     junit: Option<PathBuf>,
+    report_dir: Option<PathBuf>,
     baseline: Option<PathBuf>,
     fixtures: Option<PathBuf>,
     ca_cert: Option<PathBuf>,
@@ -185,6 +186,7 @@ pub fn parse(
     put("namespace", f.namespace);
     put("profile", f.profile);
     put("junit", f.junit.as_ref().map(rel));
+    put("report_dir", f.report_dir.as_ref().map(rel));
     put("baseline", f.baseline.as_ref().map(rel));
     put("fixtures", f.fixtures.as_ref().map(rel));
     put("ca_cert", f.ca_cert.as_ref().map(rel));

@@ -70,8 +70,7 @@ pub fn defaults(env: &dyn Fn(&str) -> Option<String>) -> Defaults {
         d.set_secret("password", p, "OCI_PASSWORD");
     }
     if let Some(dir) = get("OCI_REPORT_DIR") {
-        let junit = Path::new(&dir).join("junit.xml");
-        d.set("junit", junit.to_string_lossy(), "OCI_REPORT_DIR");
+        d.set("report_dir", dir, "OCI_REPORT_DIR");
     }
     d
 }
@@ -136,7 +135,7 @@ mod tests {
         assert_eq!(d.values["namespace"], vec!["myorg/conf"]);
         assert_eq!(d.values["username"], vec!["u"]);
         assert!(d.secrets.contains("password"));
-        assert_eq!(d.values["junit"], vec!["out/junit.xml"]);
+        assert_eq!(d.values["report_dir"], vec!["out"]);
     }
 
     #[test]

@@ -180,7 +180,7 @@ fn oci_root_url_and_registry_set_the_url() {
 }
 
 #[test]
-fn oci_report_dir_moves_the_junit_file() {
+fn oci_report_dir_moves_every_report() {
     let dir = tempfile::tempdir().unwrap();
     let o = run(
         dir.path(),
@@ -191,5 +191,7 @@ fn oci_report_dir_moves_the_junit_file() {
         ],
     );
     assert!(o.status.success(), "{:?}", text(&o));
-    assert!(dir.path().join("oci-out/junit.xml").is_file());
+    for f in ["junit.xml", "results.json", "summary.md", "report.html"] {
+        assert!(dir.path().join("oci-out").join(f).is_file(), "{f}");
+    }
 }
