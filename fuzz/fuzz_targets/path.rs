@@ -4,7 +4,7 @@
 
 use libfuzzer_sys::fuzz_target;
 use reference_server::names::is_valid_name;
-use reference_server::routes::{Route, parse_path};
+use reference_server::routes::parse_path;
 
 fuzz_target!(|data: &[u8]| {
     let Ok(s) = std::str::from_utf8(data) else {
@@ -13,15 +13,7 @@ fuzz_target!(|data: &[u8]| {
     for raw in [s.to_owned(), format!("/v2/{s}")] {
         match parse_path(&raw) {
             Ok(Some(route)) => {
-                let name = match &route {
-                    Route::Base | Route::Catalog => None,
-                    Route::Tags { name }
-                    | Route::Manifest { name, .. }
-                    | Route::Blob { name, .. }
-                    | Route::UploadStart { name }
-                    | Route::Upload { name, .. }
-                    | Route::Referrers { name, .. } => Some(name),
-                };
+                let name = route.repository();
                 if let Some(name) = name {
                     assert!(is_valid_name(name), "{raw:?} -> {route:?}");
                 }

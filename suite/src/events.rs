@@ -77,6 +77,32 @@ impl Outcome {
         }
     }
 
+    /// What went wrong, for a warn, fail or error: its one-line summary, the full details
+    /// and the requirement IDs it broke; `None` for a pass or a skip.
+    pub fn problem(&self) -> Option<(&str, &str, &[String])> {
+        match self {
+            Outcome::Warn {
+                summary,
+                details,
+                requirements,
+                ..
+            }
+            | Outcome::Fail {
+                summary,
+                details,
+                requirements,
+                ..
+            }
+            | Outcome::Error {
+                summary,
+                details,
+                requirements,
+                ..
+            } => Some((summary, details, requirements)),
+            Outcome::Pass | Outcome::Skip { .. } => None,
+        }
+    }
+
     /// The cause, for rewriting it in place.
     pub fn cause_mut(&mut self) -> Option<&mut String> {
         match self {

@@ -50,7 +50,8 @@ pub enum Route {
 }
 
 impl Route {
-    fn repository(&self) -> Option<&str> {
+    /// The repository the route names, if any.
+    pub fn repository(&self) -> Option<&str> {
         match self {
             Route::Base | Route::Catalog => None,
             Route::Tags { name }

@@ -254,26 +254,8 @@ pub fn render(info: &RunInfo, reports: &[ScenarioReport], sources: Sources<'_>) 
     let mut problems = problems;
     problems.sort_by_key(rank);
     for r in problems {
-        let (summary, details, broken) = match &r.outcome {
-            Outcome::Fail {
-                summary,
-                details,
-                requirements,
-                ..
-            }
-            | Outcome::Warn {
-                summary,
-                details,
-                requirements,
-                ..
-            }
-            | Outcome::Error {
-                summary,
-                details,
-                requirements,
-                ..
-            } => (summary, details, requirements),
-            _ => continue,
+        let Some((summary, details, broken)) = r.outcome.problem() else {
+            continue;
         };
         let label = r.outcome.label();
         let open = if label == "warn" { "" } else { " open" };

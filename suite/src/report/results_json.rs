@@ -75,31 +75,14 @@ fn secs(d: f64) -> f64 {
 
 fn test(r: &ScenarioReport) -> Test<'_> {
     const NONE: &[String] = &[];
-    let (message, details, broken) = match &r.outcome {
-        Outcome::Pass => (None, None, NONE),
-        Outcome::Skip { reason } => (Some(one_line(reason)), None, NONE),
-        Outcome::Warn {
-            summary,
-            details,
-            requirements,
-            ..
-        }
-        | Outcome::Fail {
-            summary,
-            details,
-            requirements,
-            ..
-        }
-        | Outcome::Error {
-            summary,
-            details,
-            requirements,
-            ..
-        } => (
+    let (message, details, broken) = match (&r.outcome, r.outcome.problem()) {
+        (Outcome::Skip { reason }, _) => (Some(one_line(reason)), None, NONE),
+        (_, Some((summary, details, requirements))) => (
             Some(one_line(&clean(summary))),
             Some(clean(details)).filter(|d| !d.is_empty()),
-            requirements.as_slice(),
+            requirements,
         ),
+        (_, None) => (None, None, NONE),
     };
     Test {
         name: &r.name,
