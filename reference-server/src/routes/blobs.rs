@@ -1,11 +1,10 @@
 //! `GET`/`HEAD`/`DELETE /v2/<name>/blobs/<digest>`: blob pulls (PULL-16 to PULL-30) and
 //! deletes (MGMT-10 to MGMT-13).
 //!
-//! Bodies are streamed from the file in 256 KiB reads with an explicit `Content-Length`,
-//! so memory stays flat for any blob size. Single RFC 7233 byte ranges get `206`.
+//! Bodies are streamed from the file in mapped windows ([`crate::storage::read`]) with an
+//! explicit `Content-Length`, so memory stays flat for any blob size. Single RFC 7233 byte
+//! ranges get `206`.
 
-use tokio::io::{AsyncReadExt, AsyncSeekExt};
-use tokio_util::io::ReaderStream;
 use warp::http::StatusCode;
 use warp::reply::{Reply, Response};
 
@@ -15,8 +14,6 @@ use crate::errors::RegistryError;
 use crate::request::RegistryRequest;
 use crate::response;
 use crate::state::Registry;
-
-const READ_CHUNK: usize = 256 * 1024;
 
 /// What a `Range` header asks for, given the blob size.
 #[derive(Debug, PartialEq, Eq)]
@@ -127,7 +124,7 @@ pub async fn get(
     } else {
         storage.open_blob(name, &d).await?
     };
-    let Some((mut file, size)) = found else {
+    let Some((file, size)) = found else {
         return Err(RegistryError::blob_unknown(digest));
     };
     let common = |r: &mut Response| {
@@ -161,10 +158,7 @@ pub async fn get(
     let mut r = if head {
         response::empty(status)
     } else {
-        if start > 0 {
-            file.seek(std::io::SeekFrom::Start(start)).await?;
-        }
-        let stream = ReaderStream::with_capacity(file.take(len), READ_CHUNK);
+        let stream = crate::storage::read::stream_range(file.into_std().await, start, len);
         let mut r = warp::reply::stream(stream).into_response();
         *r.status_mut() = status;
         r

@@ -11,7 +11,7 @@ use std::io;
 
 use futures_util::StreamExt;
 use serde_json::json;
-use tokio::io::{AsyncReadExt, AsyncSeekExt, AsyncWriteExt};
+use tokio::io::AsyncReadExt;
 use warp::http::StatusCode;
 use warp::reply::Response;
 
@@ -23,8 +23,6 @@ use crate::errors::{Code, RegistryError};
 use crate::request::{BodyStream, RegistryRequest};
 use crate::response;
 use crate::state::{Registry, SessionState};
-
-const WRITE_BUFFER: usize = 1024 * 1024;
 
 /// Session `Location`: relative, holding the session's unique id (NAME-10, PUSH-05). The
 /// `_state` query is ignored on input; it is there so clients that build upload URLs
@@ -308,9 +306,8 @@ pub async fn put(
     name: &str,
     id: &str,
 ) -> Result<Response, RegistryError> {
-    lookup(registry, name, id).await?;
-    let digests = requested_digests(req)?;
     let (mut state, offset) = acquire(registry, name, id).await?;
+    let digests = requested_digests(req)?;
     let Ok(declared) = chunk_length(req, offset) else {
         return Ok(range_not_satisfiable(name, id, offset));
     };
@@ -365,6 +362,11 @@ async fn sync_state(
     if state.sha256.is_some() && state.offset == len {
         return Ok(());
     }
+    if len == 0 {
+        // A new session (or one first touched after a restart, with nothing in it yet).
+        *state = SessionState::fresh();
+        return Ok(());
+    }
     let h = hash_file(registry, id, Algorithm::Sha256).await?;
     *state = SessionState {
         offset: len,
@@ -400,15 +402,7 @@ async fn append(
 ) -> Result<u64, RegistryError> {
     sync_state(registry, id, state).await?;
     let saved = state.clone();
-    let path = registry.storage.session_data_path(id);
-    let mut file = tokio::fs::OpenOptions::new()
-        .write(true)
-        .open(&path)
-        .await?;
-    file.seek(io::SeekFrom::Start(saved.offset)).await?;
-    // hyper hands us frames of whatever size the client sent (curl: 64 KiB); coalescing
-    // them into 1 MiB writes cuts the blocking-pool round trips per GiB by ~16x.
-    let mut file = tokio::io::BufWriter::with_capacity(WRITE_BUFFER, file);
+    let mut file = registry.storage.session_appender(id, saved.offset);
     let mut hasher = saved
         .sha256
         .clone()
@@ -421,17 +415,23 @@ async fn append(
             if declared.is_some_and(|d| written > d) {
                 return Err(size_invalid(declared, written));
             }
+            // Hashed here while the writer thread writes the previous batches.
             hasher.update(&chunk);
-            file.write_all(&chunk).await?;
+            file.write(chunk).await?;
         }
         if declared.is_some_and(|d| written != d) {
             return Err(size_invalid(declared, written));
         }
-        file.flush().await?;
-        file.get_ref().sync_data().await?;
         Ok(())
     }
     .await;
+    let outcome = match outcome {
+        Ok(()) => file.finish().await.map_err(RegistryError::from),
+        Err(e) => {
+            file.abort().await?;
+            Err(e)
+        }
+    };
     match outcome {
         Ok(()) => {
             *state = SessionState {
@@ -441,8 +441,6 @@ async fn append(
             Ok(written)
         }
         Err(e) => {
-            let _ = file.flush().await;
-            file.get_ref().set_len(saved.offset).await?;
             *state = saved;
             Err(e)
         }

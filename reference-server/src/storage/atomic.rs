@@ -12,6 +12,21 @@ pub async fn write_file(tmp_dir: PathBuf, dest: PathBuf, bytes: Vec<u8>) -> io::
     blocking(move || write_file_sync(&tmp_dir, &dest, &bytes)).await
 }
 
+/// Like [`write_file`] for a file whose *name* is the information and whose content is
+/// never read (blob links): the rename is made durable, the content is not fsynced. A crash
+/// can leave such a file with its content missing, which changes nothing, and it saves a
+/// data flush (about 1 ms here) per blob upload.
+pub async fn write_name(tmp_dir: PathBuf, dest: PathBuf, bytes: Vec<u8>) -> io::Result<()> {
+    blocking(move || {
+        create_parent(&dest)?;
+        let mut tmp = tempfile::NamedTempFile::new_in(&tmp_dir)?;
+        tmp.write_all(&bytes)?;
+        tmp.persist(&dest).map_err(|e| e.error)?;
+        sync_parent(&dest)
+    })
+    .await
+}
+
 /// Atomically moves the already-fsynced file `src` to `dest` (both on the same filesystem).
 pub async fn rename_into(src: PathBuf, dest: PathBuf) -> io::Result<()> {
     blocking(move || {

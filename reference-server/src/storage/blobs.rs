@@ -76,9 +76,11 @@ impl Storage {
     }
 
     /// Links `d` into `name` (idempotent). The content must already be committed, so a
-    /// link never points at nothing.
+    /// link never points at nothing. The link's name says everything (its content, the
+    /// digest again as in distribution's layout, is read by nobody: not reads, `gc` or
+    /// `fsck`), so only its directory entry is made durable ([`atomic::write_name`]).
     pub async fn link_blob(&self, name: &str, d: &Digest) -> io::Result<()> {
-        atomic::write_file(
+        atomic::write_name(
             self.tmp_dir(),
             self.link_path(name, d),
             d.to_string().into_bytes(),

@@ -16,10 +16,12 @@
 //! repositories. Every file that becomes visible is published with [`atomic`]; the handlers
 //! only talk to this API, so another backend (object storage) can replace it later.
 
+pub mod append;
 pub mod atomic;
 pub mod blobs;
 pub mod lock;
 pub mod manifests;
+pub mod read;
 pub mod recovery;
 pub mod referrers;
 pub mod uploads;

@@ -80,6 +80,11 @@ impl Storage {
         Ok(serde_json::from_slice(&bytes).ok())
     }
 
+    /// A writer appending to the session's data from `offset` (see [`super::append`]).
+    pub fn session_appender(&self, id: &str, offset: u64) -> super::append::Appender {
+        super::append::Appender::new(self.session_data_path(id), offset)
+    }
+
     /// Bytes received so far; `None` when the session (or its data) is gone, which the
     /// handlers answer with 404 `BLOB_UPLOAD_UNKNOWN`, never a 500.
     pub async fn session_len(&self, id: &str) -> io::Result<Option<u64>> {
