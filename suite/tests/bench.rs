@@ -279,3 +279,80 @@ fn bench_refuses_a_registry_that_fails_the_push_basics() {
         String::from_utf8_lossy(&out.stdout)
     );
 }
+
+/// A registry in the token flow (the reference registry's own `/token`), then in Basic
+/// mode: the lean timed path must carry the suite's Authorization, and the password must
+/// appear nowhere in the output.
+#[test]
+fn bench_authenticates_with_basic_and_token_and_never_prints_the_password() {
+    for mode in [
+        suite::embedded_auth::EmbeddedAuth::Token,
+        suite::embedded_auth::EmbeddedAuth::Basic,
+    ] {
+        let ids = suite::embedded_auth::identities(mode).unwrap().unwrap();
+        let suite::auth::Auth::Basic { username, password } = ids.writer.clone() else {
+            panic!("the writer has a password");
+        };
+        let rt = tokio::runtime::Runtime::new().unwrap();
+        let root = tempfile::tempdir().unwrap();
+        let mut config = reference_server::Config::new(root.path());
+        config.auth = ids.config.clone();
+        let reg = rt
+            .block_on(reference_server::start(
+                config,
+                SocketAddr::from(([127, 0, 0, 1], 0)),
+            ))
+            .unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let json = dir.path().join("bench.json");
+        let out = Command::new(bench_bin())
+            .args([
+                "bench",
+                "--url",
+                &reg.url(),
+                "--username",
+                &username,
+                "--workloads",
+                "push-monolithic,push-chunked,pull,manifest-head,tags",
+                "--sizes",
+                "64KiB",
+                "--chunk-size",
+                "16KiB",
+                "--duration",
+                "0.2",
+                "--repeat",
+                "1",
+                "--no-ceiling",
+                "--progress",
+                "plain",
+                "--json",
+                json.to_str().unwrap(),
+            ])
+            .env("REGISTRY_PASSWORD", &password)
+            .env("DOCKER_CONFIG", "/nonexistent")
+            .env_remove("REGISTRY_AUTH_FILE")
+            .env_remove("REGISTRY_TOKEN")
+            .output()
+            .unwrap();
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(0), "{mode}: {stdout}\n{stderr}");
+        let text = std::fs::read_to_string(&json).unwrap();
+        for s in [&*stdout, &*stderr, &text] {
+            assert!(!s.contains(&password), "{mode}: the password was printed");
+        }
+        let rep: Value = serde_json::from_str(&text).unwrap();
+        let results = rep["results"].as_array().unwrap();
+        assert_eq!(results.len(), 6, "{mode}: {text}");
+        for r in results {
+            assert!(r["error"].is_null(), "{mode}: {r}");
+            assert!(r["value"].as_f64().unwrap() > 0.0, "{mode}: {r}");
+        }
+        assert_eq!(
+            rep["registries"][0]["credentials"],
+            format!("--username ({username})")
+        );
+        assert_eq!(rep["cleanup"][0]["left"], 0, "{mode}: {}", rep["cleanup"]);
+        rt.block_on(reg.shutdown());
+    }
+}

@@ -206,7 +206,7 @@ pub fn format_size(n: u64) -> String {
 }
 
 /// Credentials of one registry as given on the command line.
-#[derive(Debug, Clone, Default)]
+#[derive(Clone, Default)]
 pub struct CredentialFlags {
     /// `--username` / `--compare-username`.
     pub username: Option<String>,
@@ -214,6 +214,16 @@ pub struct CredentialFlags {
     pub password: Option<String>,
     /// `--token` / `--compare-token`.
     pub token: Option<String>,
+}
+
+impl std::fmt::Debug for CredentialFlags {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CredentialFlags")
+            .field("username", &self.username)
+            .field("password", &self.password.as_ref().map(|_| "<redacted>"))
+            .field("token", &self.token.as_ref().map(|_| "<redacted>"))
+            .finish()
+    }
 }
 
 /// Everything a bench run needs.
@@ -299,6 +309,8 @@ enum Measured {
 struct Setup {
     image: preflight::Image,
     tags_repo: Option<String>,
+    /// Whether the tag list honours `?n=` (else one page holds every tag).
+    tags_paged: bool,
     pull_blobs: HashMap<u64, Blob>,
     single_post: Option<SinglePost>,
 }
@@ -440,6 +452,7 @@ impl Engine {
         let mut setup = Setup {
             image,
             tags_repo: None,
+            tags_paged: true,
             pull_blobs: HashMap::new(),
             single_post: None,
         };
@@ -470,6 +483,7 @@ impl Engine {
                     .await
                     .map_err(|f| anyhow::anyhow!("{f}"))?;
             }
+            setup.tags_paged = tags::probe(t, &repo).await?;
             setup.tags_repo = Some(repo);
         }
         Ok(setup)
@@ -771,6 +785,14 @@ async fn run_async(opts: Options) -> u8 {
                         progress.done(&what, &format!("{v:.1} MiB/s"));
                     }
                     Ok(Measured::Rate(run)) => {
+                        if w == Workload::TagsList && !setups[i].tags_paged {
+                            res.note = Some(format!(
+                                "the registry ignores ?n={} on the tag list: each walk is one \
+                                 page of all {} tags",
+                                tags::PAGE,
+                                tags::TAGS
+                            ));
+                        }
                         let v = run.rate();
                         res.runs.push(v);
                         res.operations += run.ops;

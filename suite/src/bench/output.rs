@@ -220,8 +220,11 @@ pub fn table(rep: &Report) -> String {
                         .unwrap_or_default(),
                     r.registry
                 ));
-            } else if let (Some(n), false) = (&r.note, r.supported) {
-                errors.push(format!("  {} on {}: {n}", r.workload, r.registry));
+            } else if let Some(n) = &r.note {
+                let line = format!("  {} on {}: {n}", r.workload, r.registry);
+                if !errors.contains(&line) {
+                    errors.push(line);
+                }
             }
         }
     }
@@ -276,7 +279,7 @@ pub fn table(rep: &Report) -> String {
         );
     }
     if !errors.is_empty() {
-        out.push_str("\nerrors and unsupported workloads:\n");
+        out.push_str("\nerrors and notes:\n");
         out.push_str(&errors.join("\n"));
         out.push('\n');
     }

@@ -1,7 +1,9 @@
 //! Tag-list paging: a repository with [`TAGS`] tags listed [`PAGE`] at a time, following
 //! the `Link: <...>; rel="next"` header (or `?last=` when a registry sends none), at
 //! concurrency N for the run's duration. One operation is one page; a walk that does not
-//! see every tag exactly once is an error.
+//! see every tag exactly once is an error. A registry that ignores `n` (distribution 2.8
+//! does, for tags) answers all of them in one page; that is measured as it is, and
+//! reported ([`probe`]).
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -32,10 +34,18 @@ fn next_link(v: &str) -> Option<&str> {
     })
 }
 
-/// One full walk: `on_page` is called after each page (for its latency).
-async fn walk(t: &Target, repo: &str, mut on_page: impl FnMut()) -> anyhow::Result<()> {
+/// Whether the registry honours `?n=` on the tag list: one walk, `false` if a page held
+/// more than [`PAGE`] tags.
+pub async fn probe(t: &Target, repo: &str) -> anyhow::Result<bool> {
+    Ok(walk(t, repo, || {}).await? <= PAGE)
+}
+
+/// One full walk: `on_page` is called after each page (for its latency). Returns the
+/// largest page's size.
+async fn walk(t: &Target, repo: &str, mut on_page: impl FnMut()) -> anyhow::Result<usize> {
     let mut url = t.api(&format!("/v2/{repo}/tags/list?n={PAGE}"));
     let mut seen = 0usize;
+    let mut largest = 0usize;
     loop {
         let resp = t
             .send(repo, |c| c.request(Method::GET, url.clone()))
@@ -58,9 +68,7 @@ async fn walk(t: &Target, repo: &str, mut on_page: impl FnMut()) -> anyhow::Resu
             .unwrap_or_default();
         seen += tags.len();
         on_page();
-        if tags.len() > PAGE {
-            bail!("tags/list?n={PAGE} answered {} tags", tags.len());
-        }
+        largest = largest.max(tags.len());
         match (link, tags.last()) {
             (Some(l), _) => url = t.resolve(&l)?,
             (None, Some(last)) if tags.len() == PAGE && seen < TAGS => {
@@ -75,7 +83,7 @@ async fn walk(t: &Target, repo: &str, mut on_page: impl FnMut()) -> anyhow::Resu
     if seen != TAGS {
         bail!("paging tags/list?n={PAGE} listed {seen} tags, the repository has {TAGS}");
     }
-    Ok(())
+    Ok(largest)
 }
 
 /// Walks the tag list on `concurrency` tasks for `duration`; one operation per page.
