@@ -629,7 +629,7 @@ fn carries_body(m: &Method) -> bool {
 
 /// The trust anchors of a `--ca-cert` file: a setup error naming the file when it cannot
 /// be read or holds no certificate.
-fn load_ca_certs(
+pub(crate) fn load_ca_certs(
     path: &std::path::Path,
 ) -> Result<Vec<reqwest::Certificate>, crate::error::HarnessError> {
     let bad = |why: String| {

@@ -17,9 +17,12 @@
 //!   baseline);
 //! - [`config_file`], [`oci_env`]: defaults from `registry-conformance.toml` and the official
 //!   suite's `OCI_*` variables (flags and `REGISTRY_*` variables win);
-//! - [`explain`]: `registry-conformance explain`, a requirement or scenario in words.
+//! - [`explain`]: `registry-conformance explain`, a requirement or scenario in words;
+//! - [`bench`]: `registry-conformance bench`, throughput and latency of a registry (or two,
+//!   side by side), with the client's own ceiling measured.
 
 pub mod auth;
+pub mod bench;
 pub mod breaker;
 pub mod challenge;
 pub mod client;

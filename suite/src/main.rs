@@ -30,7 +30,9 @@ Usage: {usage}
     after_help = "Every option also reads the environment variable shown, so the runner drops into CI \
 unchanged. Trials run in parallel (--test-threads); filters, --exact, --skip and --list work as with cargo test.\n\n\
 `registry-conformance explain ID|SCENARIO` prints a requirement (e.g. PUSH-08) or a scenario \
-(e.g. pull::pull.manifest-by-tag) in words, with the scenarios citing it or its steps."
+(e.g. pull::pull.manifest-by-tag) in words, with the scenarios citing it or its steps.\n\n\
+`registry-conformance bench [--url URL] [--compare-url URL2] ...` measures a registry's throughput \
+and latency (see `registry-conformance bench --help`)."
 )]
 struct Cli {
     /// TOML file of flag values (keys as the flags, `_` for `-`; secrets only by variable
@@ -205,6 +207,19 @@ fn explain_command() -> Option<ExitCode> {
     })
 }
 
+/// `registry-conformance bench [OPTIONS]` (see [`suite::bench`]), recognised as the first
+/// argument only, as `explain` is.
+fn bench_command() -> Option<ExitCode> {
+    let mut args = std::env::args_os();
+    let bin = args.next()?;
+    if args.next()? != "bench" {
+        return None;
+    }
+    Some(ExitCode::from(suite::bench::cli::main(
+        std::iter::once(bin).chain(args),
+    )))
+}
+
 /// Parses the command line over the layered defaults: flags and `REGISTRY_*` variables,
 /// then `OCI_*` variables ([`suite::oci_env`]), then the config file
 /// ([`suite::config_file`]), then the built-in defaults. `None`: the file was refused
@@ -305,6 +320,9 @@ fn select_oci_workflows(cli: &mut Cli) {
 
 fn main() -> ExitCode {
     if let Some(code) = explain_command() {
+        return code;
+    }
+    if let Some(code) = bench_command() {
         return code;
     }
     let Some((mut cli, display)) = parse_cli() else {

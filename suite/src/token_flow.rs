@@ -56,7 +56,7 @@ pub fn resource_of(url: &Url) -> String {
 }
 
 impl FlowState {
-    fn preemptive(&self, who: &str, resource: &str, auth: &Auth) -> Option<AuthHeader> {
+    pub(crate) fn preemptive(&self, who: &str, resource: &str, auth: &Auth) -> Option<AuthHeader> {
         let now = SystemTime::now();
         if let Ok(held) = self.held.lock()
             && let Some((_, token)) = held.get(&(who.to_owned(), resource.to_owned()))
