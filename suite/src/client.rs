@@ -32,6 +32,10 @@ pub const KEEP_BODY: usize = 16 * 1024 * 1024;
 /// that streams without end would otherwise be hashed until the request timeout, so the
 /// read stops here and the step fails saying so.
 pub const MAX_BODY: u64 = 64 * 1024 * 1024;
+/// Idle connections kept per host: enough for every trial of a parallel run
+/// ([`crate::harness::REMOTE_TEST_THREADS`]) with its clean-up's parallel deletes, so a
+/// burst of requests never closes connections that the next burst would reopen.
+const POOL_IDLE_PER_HOST: usize = 4 * crate::harness::REMOTE_TEST_THREADS;
 /// Body bytes shown in a transcript.
 const SHOW_BODY: usize = 2048;
 
@@ -232,6 +236,8 @@ impl std::fmt::Display for HttpErrorKind {
 pub struct Response {
     /// Status.
     pub status: StatusCode,
+    /// The HTTP version it came in (HTTP/2 when the registry offered it over TLS).
+    pub version: reqwest::Version,
     /// Headers.
     pub headers: HeaderMap,
     /// The URL that answered (after redirects).
@@ -296,8 +302,19 @@ pub struct Body {
 impl HttpClient {
     /// Builds the client.
     pub fn new(cfg: ClientConfig) -> Result<HttpClient, crate::error::HarnessError> {
+        // One client, so one connection pool, for the whole run: trials reuse each
+        // other's connections (a new one costs a round trip, two with TLS). HTTP/2 when
+        // a TLS registry offers it by ALPN (reqwest's `http2` feature offers `h2` and
+        // `http/1.1`): the trials' requests then share one connection. Plain HTTP stays
+        // HTTP/1.1: registries do not offer prior-knowledge h2c.
         let mut builder = reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
+            .tcp_nodelay(true)
+            .pool_max_idle_per_host(POOL_IDLE_PER_HOST)
+            .pool_idle_timeout(Duration::from_secs(90))
+            // Big bodies over one HTTP/2 connection at a high round-trip time: grow the
+            // receive window with the bandwidth-delay product instead of 64 KiB steps.
+            .http2_adaptive_window(true)
             .timeout(cfg.request_timeout)
             .connect_timeout(cfg.request_timeout.min(Duration::from_secs(10)))
             .tls_danger_accept_invalid_certs(cfg.insecure);
@@ -551,6 +568,7 @@ impl HttpClient {
     fn response(&self, inner: reqwest::Response, transcript: String) -> Response {
         Response {
             status: inner.status(),
+            version: inner.version(),
             headers: inner.headers().clone(),
             url: inner.url().clone(),
             auth_note: None,

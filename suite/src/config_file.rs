@@ -103,6 +103,7 @@ struct File {
     request_timeout: Option<u64>,
     scenario_timeout: Option<u64>,
     max_transport_failures: Option<u64>,
+    test_threads: Option<u64>,
     username: Option<String>,
     /// The name of the variable holding the password.
     password_env: Option<String>,
@@ -202,6 +203,7 @@ pub fn parse(
         "max_transport_failures",
         f.max_transport_failures.map(|n| n.to_string()),
     );
+    put("test_threads", f.test_threads.map(|n| n.to_string()));
     put("username", f.username);
     put("reader_username", f.reader_username);
     for (id, list) in [("without", f.without), ("with", f.with)] {

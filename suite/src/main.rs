@@ -28,7 +28,7 @@ Usage: {usage}
     help_template = HELP_TEMPLATE,
     override_usage = "registry-conformance [OPTIONS] [FILTER]",
     after_help = "Every option also reads the environment variable shown, so the runner drops into CI \
-unchanged. Trials run in parallel (--test-threads); filters, --exact, --skip and --list work as with cargo test.\n\n\
+unchanged. Trials run in parallel (--test-threads: 32 at once against --url); filters, --exact, --skip and --list work as with cargo test.\n\n\
 `registry-conformance explain ID|SCENARIO` prints a requirement (e.g. PUSH-08) or a scenario \
 (e.g. pull::pull.manifest-by-tag) in words, with the scenarios citing it or its steps.\n\n\
 `registry-conformance bench [--url URL] [--compare-url URL2] ...` measures a registry's throughput \
@@ -250,8 +250,17 @@ fn parse_cli() -> Option<(Cli, Display)> {
             .value_name("progress|libtest|pretty|terse|json")
             .hide_possible_values(true)
     });
+    const THREADS_HELP: &str = "How many scenarios run at once [default: 32 with --url (the \
+        work waits on the network, not the CPU); the CPU count for the embedded registry]; \
+        1 runs them one after the other in name order";
     let matches = cmd
         .mut_arg("quiet", |a| a.help(QUIET_HELP).long_help(QUIET_HELP))
+        .mut_arg("test_threads", |a| {
+            a.help(THREADS_HELP)
+                .long_help(THREADS_HELP)
+                .env("REGISTRY_TEST_THREADS")
+                .value_name("N")
+        })
         .get_matches_from(args);
     let cli = Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
     let display = if cli.libtest.quiet {

@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use crate::levels::Levels;
 use crate::loader::{Fixtures, Scenario};
-use crate::model::Profile;
+use crate::model::{Profile, PushMethod, Step, StepKind};
 
 /// One trial.
 #[derive(Debug, Clone)]
@@ -23,6 +23,43 @@ pub struct TrialPlan {
     pub profile: Profile,
     /// `${repo}`.
     pub repo: String,
+}
+
+impl TrialPlan {
+    /// About how many round trips the trial takes: the scenario's requests (an upload is
+    /// three: POST, PUT, and the HEAD that checks it; a chunked one a PATCH more per
+    /// chunk), a wait at 20 per second, and a delete per push for clean-up. Only for the
+    /// order trials start in: the longest first, so that with many at once the run does
+    /// not end waiting for one long trial that started last.
+    pub fn round_trips(&self) -> u64 {
+        let Planned::Scenario(s) = &self.what else {
+            return 0;
+        };
+        let size = |name: &str| s.blobs.get(name).and_then(|b| b.size).unwrap_or(0);
+        fn cost(step: &Step, size: &dyn Fn(&str) -> u64) -> u64 {
+            match &step.kind {
+                StepKind::Request(_) => 1,
+                StepKind::PushBlob(b) => {
+                    let chunks = match b.method {
+                        PushMethod::Chunked | PushMethod::ChunkedFinalInPut => size(&b.blob)
+                            .div_ceil(b.chunk_size.unwrap_or(1024 * 1024).max(1))
+                            .max(1),
+                        _ => 0,
+                    };
+                    // And its delete at clean-up.
+                    4 + chunks
+                }
+                StepKind::PushManifest(_) => 2,
+                StepKind::Paginate(_) => 3,
+                StepKind::Parallel(branches) => {
+                    branches.iter().map(|b| cost(b, size)).max().unwrap_or(0)
+                }
+                StepKind::AlterToken(_) => 0,
+                StepKind::Wait(w) => 20 * w.at_most,
+            }
+        }
+        s.steps.iter().map(|step| cost(step, &size)).sum()
+    }
 }
 
 /// A trial's content.

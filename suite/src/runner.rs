@@ -494,24 +494,35 @@ pub fn render_manifest(name: &str, def: &ManifestDef, vars: &Vars) -> Result<Byt
     Ok(Bytes::from(out))
 }
 
-/// Deletes what the scenario may have pushed, in every repository it used: manifests by
-/// digest (the last defined first, so an index goes before its children), then blobs.
-/// Everything it deletes is unique to this trial (see [`prepare`]), so clean-up removes
-/// only what this scenario pushed.
+/// Deletes in parallel at most this many of one trial's clean-up requests.
+const CLEANUP_FAN_OUT: usize = 4;
+
+/// Deletes what the scenario may have pushed ([`ScenarioState::pushed`]): each such
+/// manifest, then each such blob, by digest, in the repository it went to. Everything it
+/// deletes is unique to this trial (see [`prepare`]), so clean-up removes only what this
+/// scenario pushed, and nothing it never pushed is asked for (a needless round trip each).
+///
+/// In waves, up to [`CLEANUP_FAN_OUT`] requests at a time: first the manifests no other
+/// manifest of the scenario refers to (an index, a referrer), then those they referred
+/// to, and so on; then the blobs. So an index still goes before its children and
+/// manifests before blobs, as a registry that refuses to delete referenced content needs,
+/// and the deletes of one wave overlap instead of costing a round trip each.
+///
 /// Every answer is ignored: a registry without deletes must not fail scenarios for it.
 /// The first request without an answer ends clean-up: a registry that hangs on one delete
 /// would hang on the next, and each would cost a whole request timeout.
 async fn cleanup(state: &ScenarioState<'_>, s: &Scenario, vars: &Vars) {
-    let mut by_repo: HashMap<String, BTreeSet<String>> = HashMap::new();
-    for repo in vars.used_repos() {
-        by_repo.entry(repo).or_default();
-    }
+    let used = vars.used_repos();
+    // digest -> the repositories it may be in.
+    let mut targets: HashMap<String, BTreeSet<String>> = HashMap::new();
     if let Ok(p) = state.pushed.lock() {
         for (repo, digest) in p.iter() {
-            by_repo
-                .entry(repo.clone())
-                .or_default()
-                .insert(digest.clone());
+            let repos = targets.entry(digest.clone()).or_default();
+            if repo.is_empty() {
+                repos.extend(used.iter().cloned());
+            } else {
+                repos.insert(repo.clone());
+            }
         }
     }
     // Shared content (the same bytes in other scenarios) is never deleted: another
@@ -519,7 +530,6 @@ async fn cleanup(state: &ScenarioState<'_>, s: &Scenario, vars: &Vars) {
     let manifests: Vec<&Item> = s
         .manifests
         .iter()
-        .rev()
         .filter(|(_, d)| !d.shared)
         .filter_map(|(n, _)| state.items.manifests.get(n))
         .collect();
@@ -529,27 +539,93 @@ async fn cleanup(state: &ScenarioState<'_>, s: &Scenario, vars: &Vars) {
         .filter(|(_, d)| !d.shared)
         .filter_map(|(n, _)| state.items.blobs.get(n).map(|(i, _)| i))
         .collect();
-    let mut repos: Vec<_> = by_repo.into_iter().collect();
-    repos.sort();
-    for (repo, _) in repos {
-        for (kind, list) in [("manifests", &manifests), ("blobs", &blobs)] {
-            for item in list {
-                let Ok(url) = state
-                    .client
-                    .url_for_path(&format!("/v2/{repo}/{kind}/{}", item.digest))
-                else {
-                    continue;
-                };
-                let sent = state
-                    .client
-                    .send(&simple(Method::DELETE, url, vec![], OutBody::Empty))
-                    .await;
-                if sent.is_err() {
-                    return;
+    let mut waves: Vec<Vec<String>> = Vec::new();
+    for wave in manifest_waves(&manifests) {
+        waves.push(deletes("manifests", &wave, &targets));
+    }
+    waves.push(deletes("blobs", &blobs, &targets));
+    let stopped = std::sync::atomic::AtomicBool::new(false);
+    for wave in waves {
+        use futures_util::StreamExt as _;
+        futures_util::stream::iter(wave)
+            .for_each_concurrent(CLEANUP_FAN_OUT, |path| {
+                let stopped = &stopped;
+                async move {
+                    if stopped.load(std::sync::atomic::Ordering::Relaxed) {
+                        return;
+                    }
+                    let Ok(url) = state.client.url_for_path(&path) else {
+                        return;
+                    };
+                    let sent = state
+                        .client
+                        .send(&simple(Method::DELETE, url, vec![], OutBody::Empty))
+                        .await;
+                    if sent.is_err() {
+                        stopped.store(true, std::sync::atomic::Ordering::Relaxed);
+                    }
                 }
-            }
+            })
+            .await;
+        if stopped.load(std::sync::atomic::Ordering::Relaxed) {
+            return;
         }
     }
+}
+
+/// `/v2/<repo>/<kind>/<digest>` for each item in each repository it may be in, sorted.
+fn deletes(
+    kind: &str,
+    items: &[&Item],
+    targets: &HashMap<String, BTreeSet<String>>,
+) -> Vec<String> {
+    let mut out: Vec<String> = items
+        .iter()
+        .flat_map(|item| {
+            targets
+                .get(&item.digest)
+                .into_iter()
+                .flatten()
+                .map(move |repo| format!("/v2/{repo}/{kind}/{}", item.digest))
+        })
+        .collect();
+    out.sort();
+    out.dedup();
+    out
+}
+
+/// The scenario's manifests in deletion waves: first those no other manifest refers to
+/// (by its digest in the referrer's bytes: an index's children, a referrer's subject),
+/// then those only the first wave referred to, and so on. A manifest refers only to
+/// manifests defined before it, so there are no cycles; a wave is never empty.
+fn manifest_waves<'a>(manifests: &[&'a Item]) -> Vec<Vec<&'a Item>> {
+    let refers = |a: &Item, b: &Item| {
+        let Content::Bytes(bytes) = &*a.content else {
+            return false;
+        };
+        a.digest != b.digest
+            && match std::str::from_utf8(bytes) {
+                Ok(text) => text.contains(&b.digest),
+                Err(_) => bytes
+                    .windows(b.digest.len())
+                    .any(|w| w == b.digest.as_bytes()),
+            }
+    };
+    let mut left: Vec<&Item> = manifests.to_vec();
+    let mut waves = Vec::new();
+    while !left.is_empty() {
+        let (wave, rest): (Vec<&Item>, Vec<&Item>) = left
+            .iter()
+            .partition(|m| !left.iter().any(|other| refers(other, m)));
+        if wave.is_empty() {
+            // Not reachable with fixtures (references only point backwards); keep going.
+            waves.push(rest);
+            break;
+        }
+        waves.push(wave);
+        left = rest;
+    }
+    waves
 }
 
 #[cfg(test)]

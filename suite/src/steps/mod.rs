@@ -29,7 +29,9 @@ pub struct ScenarioState<'a> {
     pub profile: Profile,
     /// Named blobs and manifests.
     pub items: Items,
-    /// `(repo, digest)` of everything `push_blob` / `push_manifest` put, for clean-up.
+    /// `(repo, digest)` of everything the scenario may have created, for clean-up: what
+    /// `push_blob` / `push_manifest` put, and the items a write `request` named (a repo of
+    /// `""`: every repository the scenario used).
     pub pushed: Mutex<BTreeSet<(String, String)>>,
     /// The label of the step running now (for timeout messages).
     pub current: Mutex<String>,

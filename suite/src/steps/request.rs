@@ -34,6 +34,7 @@ pub(super) async fn run(
     };
     let mut out = build(st, step, request, vars)?;
     out.identity = super::identity(step, identity, vars)?;
+    note_writes(st, &out, request.body.as_ref());
     let check = expect::body_check(&expect, &st.items);
 
     let resp = match st.client.send(&out).await {
@@ -223,6 +224,43 @@ pub(super) fn target_url(
         }
     }
     Ok(url)
+}
+
+/// Records for clean-up what a write request may create: every blob or manifest of the
+/// scenario whose digest is in the URL (`?digest=`, `?mount=`, a manifest reference) or
+/// that is the body, in the repository of the URL's path, or in every repository the
+/// scenario used (`""`) when the URL does not name one (an opaque upload `Location`).
+/// Noted before the request is sent: a write whose answer was lost may have happened.
+fn note_writes(st: &ScenarioState<'_>, out: &OutRequest, body: Option<&BodySpec>) {
+    if !matches!(out.method, Method::PUT | Method::POST | Method::PATCH) {
+        return;
+    }
+    let url = out.url.as_str();
+    let repo = crate::token_flow::resource_of(&out.url)
+        .strip_prefix("repository:")
+        .map(str::to_owned)
+        .unwrap_or_default();
+    let body_blob = body.and_then(|b| b.blob.as_deref());
+    let body_manifest = body.and_then(|b| b.manifest.as_deref());
+    let blobs = st
+        .items
+        .blobs
+        .iter()
+        .map(|(n, (i, _))| (i, body_blob == Some(n.as_str())));
+    let manifests = st
+        .items
+        .manifests
+        .iter()
+        .map(|(n, i)| (i, body_manifest == Some(n.as_str())));
+    let Ok(mut pushed) = st.pushed.lock() else {
+        return;
+    };
+    for (item, is_body) in blobs.chain(manifests) {
+        // The hex part alone: a query value may be percent-encoded (`sha256%3A...`).
+        if is_body || (!item.hex().is_empty() && url.contains(item.hex())) {
+            pushed.insert((repo.clone(), item.digest.clone()));
+        }
+    }
 }
 
 fn build(
