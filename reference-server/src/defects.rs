@@ -613,15 +613,9 @@ pub(crate) fn reserialize(body: Vec<u8>) -> Vec<u8> {
 pub(crate) async fn open_blob_unscoped(
     storage: &crate::storage::Storage,
     d: &crate::digest::Digest,
-) -> std::io::Result<Option<(tokio::fs::File, u64)>> {
-    match tokio::fs::File::open(storage.blob_path(d)).await {
-        Ok(f) => {
-            let len = f.metadata().await?.len();
-            Ok(Some((f, len)))
-        }
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-        Err(e) => Err(e),
-    }
+) -> std::io::Result<Option<(std::fs::File, u64)>> {
+    let path = storage.blob_path(d);
+    crate::storage::atomic::blocking(move || crate::storage::blobs::open_with_len(&path)).await
 }
 
 /// Deletes a blob the way a registry without per-repository links would: the content

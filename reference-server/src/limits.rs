@@ -49,22 +49,11 @@ pub async fn create_session(registry: &Registry, name: &str) -> Result<String, R
 
 /// The number of session directories (named by their UUID) under `<root>/uploads`.
 async fn count_sessions(registry: &Registry) -> io::Result<usize> {
-    let dir = registry.storage.root().join("uploads");
-    let mut rd = match tokio::fs::read_dir(&dir).await {
-        Ok(rd) => rd,
-        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(0),
-        Err(e) => return Err(e),
-    };
-    let mut n = 0;
-    while let Some(e) = rd.next_entry().await? {
-        if e.file_name()
-            .to_str()
-            .is_some_and(|s| uuid::Uuid::parse_str(s).is_ok())
-        {
-            n += 1;
-        }
-    }
-    Ok(n)
+    let names = registry.storage.list_session_ids().await?;
+    Ok(names
+        .iter()
+        .filter(|s| uuid::Uuid::parse_str(s).is_ok())
+        .count())
 }
 
 /// Ends `body` with a `TimedOut` error when no data arrives for `idle` (zero: never), so a

@@ -158,7 +158,7 @@ pub async fn get(
     let mut r = if head {
         response::empty(status)
     } else {
-        let stream = crate::storage::read::stream_range(file.into_std().await, start, len);
+        let stream = crate::storage::read::stream_range(file, start, len);
         let mut r = warp::reply::stream(stream).into_response();
         *r.status_mut() = status;
         r

@@ -22,13 +22,7 @@ use crate::names;
 use crate::request::{BodyStream, RegistryRequest};
 use crate::response;
 use crate::state::Registry;
-use crate::storage::manifests::ManifestMeta;
-
-/// A manifest reference from the path: a tag or a digest (NAME-06).
-enum Reference {
-    Tag(String),
-    Digest(Digest),
-}
+use crate::storage::manifests::{Lookup, ManifestMeta, Reference};
 
 /// The reference of a GET, HEAD or DELETE, or 404 `MANIFEST_UNKNOWN` when it cannot name any
 /// manifest.
@@ -80,17 +74,6 @@ fn unusable_reference(reference: &str) -> RegistryError {
     .detail(json!({ "reference": reference }))
 }
 
-async fn resolve(
-    registry: &Registry,
-    name: &str,
-    reference: &Reference,
-) -> Result<Option<Digest>, RegistryError> {
-    Ok(match reference {
-        Reference::Digest(d) => Some(d.clone()),
-        Reference::Tag(t) => registry.storage.resolve_tag(name, t).await?,
-    })
-}
-
 /// `GET`/`HEAD` of a manifest by tag (PULL-01) or digest (PULL-02): 200 with the stored
 /// bytes exactly as pushed (PULL-03, MPUT-07), whose digest is the one asked for.
 ///
@@ -112,14 +95,23 @@ pub async fn get(
     head: bool,
 ) -> Result<Response, RegistryError> {
     let storage = &registry.storage;
-    if !storage.repo_exists(name).await {
-        return Err(RegistryError::name_unknown(name));
-    }
-    let r = read_reference(reference, registry.config.defects)?;
-    let unknown = || RegistryError::manifest_unknown(reference);
-    let d = resolve(registry, name, &r).await?.ok_or_else(unknown)?;
-    let meta = storage.manifest_meta(name, &d).await?.ok_or_else(unknown)?;
-    let bytes = storage.read_blob_bytes(&d).await?.ok_or_else(unknown)?;
+    let r = match read_reference(reference, registry.config.defects) {
+        Ok(r) => r,
+        // An unknown repository answers NAME_UNKNOWN whatever the reference.
+        Err(_) if !storage.repo_exists(name).await => {
+            return Err(RegistryError::name_unknown(name));
+        }
+        Err(e) => return Err(e),
+    };
+    let (d, meta, bytes) = match storage.lookup_manifest(name, &r).await? {
+        Lookup::NoRepository => return Err(RegistryError::name_unknown(name)),
+        Lookup::Unknown => return Err(RegistryError::manifest_unknown(reference)),
+        Lookup::Found {
+            digest,
+            meta,
+            bytes,
+        } => (digest, meta, bytes),
+    };
     let media_type = validate::bare_media_type(&meta.media_type).to_string();
     let mut resp = if not_modified(req, &d) {
         let mut r = response::empty(StatusCode::NOT_MODIFIED);

@@ -22,10 +22,9 @@ pub async fn get(
     name: &str,
 ) -> Result<Response, RegistryError> {
     let storage = &registry.storage;
-    if !storage.repo_exists(name).await {
+    let Some(mut all) = storage.repository_tags(name).await? else {
         return Err(RegistryError::name_unknown(name));
-    }
-    let mut all = storage.list_tags(name).await?;
+    };
     let defects = registry.config.defects;
     if defects.has(Defect::TagsUnsorted) {
         all.reverse();

@@ -74,13 +74,15 @@ async fn acquire(
 ) -> Result<(tokio::sync::OwnedMutexGuard<SessionState>, u64), RegistryError> {
     lookup(registry, name, id).await?;
     let guard = registry.session_lock(id).lock_owned().await;
-    lookup(registry, name, id).await?;
-    let offset = registry
-        .storage
-        .session_len(id)
-        .await?
-        .ok_or_else(|| RegistryError::upload_unknown(id))?;
-    Ok((guard, offset))
+    match registry.storage.session_status(id).await? {
+        Some((info, offset))
+            if info.repository == name
+                || registry.config.defects.has(Defect::ForeignSessionAccepted) =>
+        {
+            Ok((guard, offset))
+        }
+        _ => Err(RegistryError::upload_unknown(id)),
+    }
 }
 
 /// `POST /v2/<name>/blobs/uploads/`: mount, single-request upload, or a new session.
@@ -187,7 +189,7 @@ async fn single_post(
     *state = SessionState::fresh();
     let declared = req.content_length();
     let result = async {
-        append(registry, &id, &mut state, req.take_body(), declared).await?;
+        append(registry, &id, &mut state, req.take_body(), declared, 0).await?;
         commit(registry, name, &id, &mut state, &digests).await
     }
     .await;
@@ -282,10 +284,12 @@ pub async fn patch(
     let Ok(declared) = chunk_length(req, offset) else {
         return Ok(range_not_satisfiable(name, id, offset));
     };
+    let mut len = offset;
     if registry.config.defects.has(Defect::PatchRestartsSession) {
         defects::restart_session(registry, id, &mut state).await?;
+        len = 0;
     }
-    append(registry, id, &mut state, req.take_body(), declared).await?;
+    append(registry, id, &mut state, req.take_body(), declared, len).await?;
     Ok(session_reply(StatusCode::ACCEPTED, name, id, state.offset))
 }
 
@@ -311,8 +315,10 @@ pub async fn put(
     let Ok(declared) = chunk_length(req, offset) else {
         return Ok(range_not_satisfiable(name, id, offset));
     };
-    if !registry.config.defects.has(Defect::PutBodyIgnored) {
-        append(registry, id, &mut state, req.take_body(), declared).await?;
+    if registry.config.defects.has(Defect::PutBodyIgnored) {
+        sync_state(registry, id, &mut state, offset).await?;
+    } else {
+        append(registry, id, &mut state, req.take_body(), declared, offset).await?;
     }
     match commit(registry, name, id, &mut state, &digests).await {
         Ok(d) => Ok(created(name, id, &d)),
@@ -348,17 +354,14 @@ fn requested_digests(req: &RegistryRequest) -> Result<Vec<Digest>, RegistryError
         .collect()
 }
 
-/// Makes `state` describe the data file exactly, re-reading it after a restart.
+/// Makes `state` describe the data file exactly, given its length `len` (read under the
+/// session's lock), re-reading the file after a restart.
 async fn sync_state(
     registry: &Registry,
     id: &str,
     state: &mut SessionState,
+    len: u64,
 ) -> Result<(), RegistryError> {
-    let len = registry
-        .storage
-        .session_len(id)
-        .await?
-        .ok_or_else(|| RegistryError::upload_unknown(id))?;
     if state.sha256.is_some() && state.offset == len {
         return Ok(());
     }
@@ -392,15 +395,16 @@ async fn hash_file(registry: &Registry, id: &str, alg: Algorithm) -> io::Result<
 /// that many bytes (else 400 `SIZE_INVALID`: PUSH-14, ERR-22). On any failure the data and
 /// hash are rolled back to where they were, so the session can be resumed from its last
 /// good offset (PUSH-32). A zero-length body is fine, so an empty blob can be uploaded
-/// (PUSH-48).
+/// (PUSH-48). `len` is the data file's length, read under the session's lock.
 async fn append(
     registry: &Registry,
     id: &str,
     state: &mut SessionState,
     mut body: BodyStream,
     declared: Option<u64>,
+    len: u64,
 ) -> Result<u64, RegistryError> {
-    sync_state(registry, id, state).await?;
+    sync_state(registry, id, state, len).await?;
     let saved = state.clone();
     let mut file = registry.storage.session_appender(id, saved.offset);
     let mut hasher = saved
@@ -461,7 +465,8 @@ fn size_invalid(declared: Option<u64>, got: u64) -> RegistryError {
 /// session (PUSH-28); a mismatch is 400 `DIGEST_INVALID` with nothing stored (PUSH-13,
 /// PUSH-17). On success the blob is linked into `name` and readable there with exactly
 /// these bytes (PUSH-10). Two sessions committing the same content both succeed
-/// (PUSH-47, see [`crate::storage::Storage::commit_blob_file`]).
+/// (PUSH-47, see [`crate::storage::Storage::publish_session`]). `state` must describe the
+/// data file exactly ([`sync_state`], which [`append`] does).
 async fn commit(
     registry: &Registry,
     name: &str,
@@ -469,7 +474,6 @@ async fn commit(
     state: &mut SessionState,
     digests: &[Digest],
 ) -> Result<Digest, RegistryError> {
-    sync_state(registry, id, state).await?;
     for want in digests {
         let got = match want.algorithm() {
             Algorithm::Sha256 => state.sha256.as_ref().map(Hasher::finish),
@@ -497,21 +501,11 @@ async fn commit(
         storage.link_blob(name, &d).await?;
         return Ok(d);
     }
-    // The session leaves `uploads/` first, in one rename: a crash from here on leaves no
-    // session (404, as for any finished session) and at worst an unlinked blob (garbage)
-    // or a directory under `tmp/` (removed at start-up), never a session without data.
-    let detached = storage
-        .detach_session(id)
-        .await?
-        .ok_or_else(|| RegistryError::upload_unknown(id))?;
+    let published = storage.publish_session(id, name, &d).await;
     registry.forget_session(id);
-    let published = async {
-        storage.commit_blob_file(&detached.join("data"), &d).await?;
-        storage.link_blob(name, &d).await
+    if !published? {
+        return Err(RegistryError::upload_unknown(id));
     }
-    .await;
-    crate::storage::uploads::remove_dir_quietly(detached).await?;
-    published?;
     Ok(d)
 }
 

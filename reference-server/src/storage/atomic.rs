@@ -17,24 +17,28 @@ pub async fn write_file(tmp_dir: PathBuf, dest: PathBuf, bytes: Vec<u8>) -> io::
 /// can leave such a file with its content missing, which changes nothing, and it saves a
 /// data flush (about 1 ms here) per blob upload.
 pub async fn write_name(tmp_dir: PathBuf, dest: PathBuf, bytes: Vec<u8>) -> io::Result<()> {
-    blocking(move || {
-        create_parent(&dest)?;
-        let mut tmp = tempfile::NamedTempFile::new_in(&tmp_dir)?;
-        tmp.write_all(&bytes)?;
-        tmp.persist(&dest).map_err(|e| e.error)?;
-        sync_parent(&dest)
-    })
-    .await
+    blocking(move || write_name_sync(&tmp_dir, &dest, &bytes)).await
+}
+
+/// [`write_name`] for code already on a blocking thread.
+pub fn write_name_sync(tmp_dir: &Path, dest: &Path, bytes: &[u8]) -> io::Result<()> {
+    create_parent(dest)?;
+    let mut tmp = tempfile::NamedTempFile::new_in(tmp_dir)?;
+    tmp.write_all(bytes)?;
+    tmp.persist(dest).map_err(|e| e.error)?;
+    sync_parent(dest)
 }
 
 /// Atomically moves the already-fsynced file `src` to `dest` (both on the same filesystem).
 pub async fn rename_into(src: PathBuf, dest: PathBuf) -> io::Result<()> {
-    blocking(move || {
-        create_parent(&dest)?;
-        fs::rename(&src, &dest)?;
-        sync_parent(&dest)
-    })
-    .await
+    blocking(move || rename_into_sync(&src, &dest)).await
+}
+
+/// [`rename_into`] for code already on a blocking thread.
+pub fn rename_into_sync(src: &Path, dest: &Path) -> io::Result<()> {
+    create_parent(dest)?;
+    fs::rename(src, dest)?;
+    sync_parent(dest)
 }
 
 /// Removes `path` if it exists; returns whether it existed.

@@ -23,7 +23,7 @@ impl Storage {
             .join(d.hex())
     }
 
-    fn link_path(&self, name: &str, d: &Digest) -> PathBuf {
+    pub(crate) fn link_path(&self, name: &str, d: &Digest) -> PathBuf {
         Self::link_path_in(&self.root, name, d)
     }
 
@@ -41,38 +41,32 @@ impl Storage {
     /// Whether `name` may serve `d`: linked there and the content still exists. Blobs are
     /// per repository (PULL-19), and so is the existence check of manifest PUT (MPUT-16).
     pub async fn blob_linked(&self, name: &str, d: &Digest) -> bool {
-        is_file(&self.link_path(name, d)).await && self.blob_exists_globally(d).await
+        let (link, blob) = (self.link_path(name, d), self.blob_path(d));
+        atomic::blocking(move || Ok(link.is_file() && blob.is_file()))
+            .await
+            .unwrap_or(false)
     }
 
     /// Size of a blob readable in `name`.
     pub async fn blob_size(&self, name: &str, d: &Digest) -> io::Result<Option<u64>> {
-        if !is_file(&self.link_path(name, d)).await {
-            return Ok(None);
-        }
-        match tokio::fs::metadata(self.blob_path(d)).await {
-            Ok(m) => Ok(Some(m.len())),
-            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
-            Err(e) => Err(e),
-        }
+        Ok(self.open_blob(name, d).await?.map(|(_, len)| len))
     }
 
-    /// Opens a blob readable in `name` for streaming.
+    /// Opens a blob readable in `name` for streaming, with its length: the link check, the
+    /// open and the length in one blocking trip.
     pub async fn open_blob(
         &self,
         name: &str,
         d: &Digest,
-    ) -> io::Result<Option<(tokio::fs::File, u64)>> {
-        if !is_file(&self.link_path(name, d)).await {
-            return Ok(None);
-        }
-        match tokio::fs::File::open(self.blob_path(d)).await {
-            Ok(f) => {
-                let len = f.metadata().await?.len();
-                Ok(Some((f, len)))
+    ) -> io::Result<Option<(std::fs::File, u64)>> {
+        let (link, blob) = (self.link_path(name, d), self.blob_path(d));
+        atomic::blocking(move || {
+            if !link.is_file() {
+                return Ok(None);
             }
-            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
-            Err(e) => Err(e),
-        }
+            open_with_len(&blob)
+        })
+        .await
     }
 
     /// Links `d` into `name` (idempotent). The content must already be committed, so a
@@ -116,5 +110,17 @@ impl Storage {
     /// Reads small content (manifests) by digest.
     pub async fn read_blob_bytes(&self, d: &Digest) -> io::Result<Option<Vec<u8>>> {
         super::read_optional(&self.blob_path(d)).await
+    }
+}
+
+/// Opens `path` with its length, `None` when it doesn't exist.
+pub(crate) fn open_with_len(path: &Path) -> io::Result<Option<(std::fs::File, u64)>> {
+    match std::fs::File::open(path) {
+        Ok(f) => {
+            let len = f.metadata()?.len();
+            Ok(Some((f, len)))
+        }
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(e),
     }
 }

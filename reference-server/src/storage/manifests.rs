@@ -9,8 +9,30 @@ use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 
-use super::{Storage, atomic, list_dir, read_optional};
+use super::{Storage, atomic, list_dir, list_dir_sync, read_optional, read_optional_sync};
 use crate::digest::Digest;
+
+/// A manifest reference from the path: a tag or a digest (NAME-06).
+#[derive(Debug, Clone)]
+pub enum Reference {
+    Tag(String),
+    Digest(Digest),
+}
+
+/// What a manifest GET or HEAD finds ([`Storage::lookup_manifest`]).
+#[derive(Debug)]
+pub enum Lookup {
+    /// The repository does not exist (404 `NAME_UNKNOWN`).
+    NoRepository,
+    /// The repository exists; the tag or digest names no manifest held there.
+    Unknown,
+    /// The manifest: its digest, the media type it was pushed with, its exact bytes.
+    Found {
+        digest: Digest,
+        meta: ManifestMeta,
+        bytes: Vec<u8>,
+    },
+}
 
 /// What we keep about a manifest besides its bytes.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -28,6 +50,44 @@ impl Storage {
 
     fn tags_dir(&self, name: &str) -> PathBuf {
         self.repo_dir(name).join("_manifests/tags")
+    }
+
+    /// Everything a manifest GET needs, in one blocking trip: the repository, the tag's
+    /// digest, the revision's media type and the bytes. Each is a small file in the page
+    /// cache; reading them one `tokio::fs` call at a time cost four thread handoffs a GET.
+    pub async fn lookup_manifest(&self, name: &str, reference: &Reference) -> io::Result<Lookup> {
+        let repo = self.repo_dir(name);
+        let tags = self.tags_dir(name);
+        let storage = self.clone();
+        let (name, reference) = (name.to_string(), reference.clone());
+        atomic::blocking(move || {
+            if !super::repo_exists_sync(&repo) {
+                return Ok(Lookup::NoRepository);
+            }
+            let digest = match reference {
+                Reference::Digest(d) => d,
+                Reference::Tag(t) => match read_optional_sync(&tags.join(t))? {
+                    Some(bytes) => match parse_tag(&bytes) {
+                        Some(d) => d,
+                        None => return Ok(Lookup::Unknown),
+                    },
+                    None => return Ok(Lookup::Unknown),
+                },
+            };
+            let Some(meta) = read_optional_sync(&storage.revision_path(&name, &digest))? else {
+                return Ok(Lookup::Unknown);
+            };
+            let meta: ManifestMeta = serde_json::from_slice(&meta).map_err(io::Error::other)?;
+            match read_optional_sync(&storage.blob_path(&digest))? {
+                Some(bytes) => Ok(Lookup::Found {
+                    digest,
+                    meta,
+                    bytes,
+                }),
+                None => Ok(Lookup::Unknown),
+            }
+        })
+        .await
     }
 
     /// The metadata of a manifest held by `name`, if any.
@@ -73,8 +133,7 @@ impl Storage {
         let Some(bytes) = read_optional(&self.tags_dir(name).join(tag)).await? else {
             return Ok(None);
         };
-        let s = String::from_utf8_lossy(&bytes);
-        Ok(s.trim().parse().ok())
+        Ok(parse_tag(&bytes))
     }
 
     pub async fn set_tag(&self, name: &str, tag: &str, d: &Digest) -> io::Result<()> {
@@ -93,13 +152,21 @@ impl Storage {
     /// All tags of `name`, in byte (ASCII) order, which both OCI main and Docker allow
     /// (DISC-04, FUT-07).
     pub async fn list_tags(&self, name: &str) -> io::Result<Vec<String>> {
-        let mut tags: Vec<String> = list_dir(&self.tags_dir(name))
-            .await?
-            .into_iter()
-            .filter(|t| crate::names::is_valid_tag(t))
-            .collect();
-        tags.sort();
-        Ok(tags)
+        let dir = self.tags_dir(name);
+        atomic::blocking(move || sorted_tags(&dir)).await
+    }
+
+    /// The tags of `name` as [`Storage::list_tags`] has them, or `None` when the
+    /// repository does not exist: the tag-list endpoint's one blocking trip.
+    pub async fn repository_tags(&self, name: &str) -> io::Result<Option<Vec<String>>> {
+        let (repo, dir) = (self.repo_dir(name), self.tags_dir(name));
+        atomic::blocking(move || {
+            if !super::repo_exists_sync(&repo) {
+                return Ok(None);
+            }
+            sorted_tags(&dir).map(Some)
+        })
+        .await
     }
 
     /// Removes every tag of `name` that points at `d`, so they 404 and leave the tag list
@@ -111,5 +178,87 @@ impl Storage {
             }
         }
         Ok(())
+    }
+}
+
+/// A tag file's digest; `None` when it holds none (a torn or foreign file reads as no tag).
+fn parse_tag(bytes: &[u8]) -> Option<Digest> {
+    String::from_utf8_lossy(bytes).trim().parse().ok()
+}
+
+fn sorted_tags(dir: &std::path::Path) -> io::Result<Vec<String>> {
+    let mut tags: Vec<String> = list_dir_sync(dir)?
+        .into_iter()
+        .filter(|t| crate::names::is_valid_tag(t))
+        .collect();
+    tags.sort();
+    Ok(tags)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::digest::Algorithm;
+
+    fn found_digest(l: Lookup) -> Option<(Digest, String, Vec<u8>)> {
+        match l {
+            Lookup::Found {
+                digest,
+                meta,
+                bytes,
+            } => Some((digest, meta.media_type, bytes)),
+            _ => None,
+        }
+    }
+
+    /// `lookup_manifest` tells an unknown repository from an unknown reference, and finds a
+    /// manifest by tag and by digest only in the repository holding it.
+    #[tokio::test]
+    async fn lookup_manifest_by_tag_and_digest() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = Storage::open(dir.path()).unwrap();
+        let bytes = br#"{"schemaVersion":2}"#.to_vec();
+        let d = Algorithm::Sha256.digest_of(&bytes);
+        let tag = Reference::Tag("v1".into());
+        let by_digest = Reference::Digest(d.clone());
+        assert!(matches!(
+            s.lookup_manifest("a/b", &tag).await.unwrap(),
+            Lookup::NoRepository
+        ));
+
+        s.put_blob_bytes(&d, bytes.clone()).await.unwrap();
+        let meta = ManifestMeta {
+            media_type: "application/vnd.oci.image.manifest.v1+json".into(),
+        };
+        s.put_manifest_revision("a/b", &d, &meta).await.unwrap();
+        assert!(matches!(
+            s.lookup_manifest("a/b", &tag).await.unwrap(),
+            Lookup::Unknown
+        ));
+        let (got, media_type, body) =
+            found_digest(s.lookup_manifest("a/b", &by_digest).await.unwrap()).unwrap();
+        assert_eq!(
+            (got, media_type.as_str(), body),
+            (d.clone(), meta.media_type.as_str(), bytes.clone())
+        );
+
+        s.set_tag("a/b", "v1", &d).await.unwrap();
+        let (got, _, body) = found_digest(s.lookup_manifest("a/b", &tag).await.unwrap()).unwrap();
+        assert_eq!((got, body), (d.clone(), bytes));
+        assert_eq!(
+            s.repository_tags("a/b").await.unwrap(),
+            Some(vec!["v1".to_string()])
+        );
+        assert_eq!(s.repository_tags("a/c").await.unwrap(), None);
+
+        // Another repository with its own manifest does not see this one.
+        let other = Algorithm::Sha256.digest_of(b"{}");
+        s.put_blob_bytes(&other, b"{}".to_vec()).await.unwrap();
+        s.put_manifest_revision("a/c", &other, &meta).await.unwrap();
+        assert!(matches!(
+            s.lookup_manifest("a/c", &by_digest).await.unwrap(),
+            Lookup::Unknown
+        ));
+        assert_eq!(s.repository_tags("a/c").await.unwrap(), Some(vec![]));
     }
 }

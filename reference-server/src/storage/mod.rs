@@ -67,7 +67,9 @@ impl Storage {
     /// pushed to it (NAME-11). Open upload sessions do not create it.
     pub async fn repo_exists(&self, name: &str) -> bool {
         let dir = self.repo_dir(name);
-        is_dir(&dir.join("_layers")).await || is_dir(&dir.join("_manifests")).await
+        atomic::blocking(move || Ok(repo_exists_sync(&dir)))
+            .await
+            .unwrap_or(false)
     }
 
     /// Every repository, in byte order (catalog).
@@ -81,6 +83,12 @@ impl Storage {
         })
         .await
     }
+}
+
+/// [`Storage::repo_exists`] for code already on a blocking thread, given the repository's
+/// directory.
+pub(crate) fn repo_exists_sync(dir: &Path) -> bool {
+    dir.join("_layers").is_dir() || dir.join("_manifests").is_dir()
 }
 
 fn walk_repos(dir: &Path, prefix: &str, out: &mut Vec<String>) -> io::Result<()> {
@@ -113,23 +121,26 @@ fn walk_repos(dir: &Path, prefix: &str, out: &mut Vec<String>) -> io::Result<()>
     Ok(())
 }
 
-pub(crate) async fn is_dir(p: &Path) -> bool {
-    tokio::fs::metadata(p)
-        .await
-        .map(|m| m.is_dir())
-        .unwrap_or(false)
-}
+// Every helper below is one trip to the blocking pool, whatever it does inside: a handoff
+// to a pool thread and back costs more than the metadata calls themselves (a manifest GET
+// spent 44% of its time switching threads when each `tokio::fs` call was its own trip).
 
 pub(crate) async fn is_file(p: &Path) -> bool {
-    tokio::fs::metadata(p)
+    let p = p.to_path_buf();
+    atomic::blocking(move || Ok(p.is_file()))
         .await
-        .map(|m| m.is_file())
         .unwrap_or(false)
 }
 
 /// Reads a small file, `None` when it doesn't exist.
 pub(crate) async fn read_optional(p: &Path) -> io::Result<Option<Vec<u8>>> {
-    match tokio::fs::read(p).await {
+    let p = p.to_path_buf();
+    atomic::blocking(move || read_optional_sync(&p)).await
+}
+
+/// [`read_optional`] for code already on a blocking thread.
+pub(crate) fn read_optional_sync(p: &Path) -> io::Result<Option<Vec<u8>>> {
+    match std::fs::read(p) {
         Ok(b) => Ok(Some(b)),
         Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
         Err(e) => Err(e),
@@ -138,14 +149,17 @@ pub(crate) async fn read_optional(p: &Path) -> io::Result<Option<Vec<u8>>> {
 
 /// Names of the entries of a directory, empty when it doesn't exist.
 pub(crate) async fn list_dir(p: &Path) -> io::Result<Vec<String>> {
-    let mut rd = match tokio::fs::read_dir(p).await {
+    let p = p.to_path_buf();
+    atomic::blocking(move || list_dir_sync(&p)).await
+}
+
+/// [`list_dir`] for code already on a blocking thread.
+pub(crate) fn list_dir_sync(p: &Path) -> io::Result<Vec<String>> {
+    let rd = match std::fs::read_dir(p) {
         Ok(rd) => rd,
         Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
         Err(e) => return Err(e),
     };
-    let mut out = Vec::new();
-    while let Some(e) = rd.next_entry().await? {
-        out.push(e.file_name().to_string_lossy().into_owned());
-    }
-    Ok(out)
+    rd.map(|e| e.map(|e| e.file_name().to_string_lossy().into_owned()))
+        .collect()
 }

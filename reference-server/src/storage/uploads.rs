@@ -18,6 +18,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use serde::{Deserialize, Serialize};
 
 use super::{Storage, atomic, read_optional};
+use crate::digest::Digest;
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct SessionInfo {
@@ -78,6 +79,73 @@ impl Storage {
             return Ok(None);
         };
         Ok(serde_json::from_slice(&bytes).ok())
+    }
+
+    /// The session's metadata and the bytes received so far, in one blocking trip; `None`
+    /// when the session (or its data) is gone.
+    pub async fn session_status(&self, id: &str) -> io::Result<Option<(SessionInfo, u64)>> {
+        if uuid::Uuid::parse_str(id).is_err() {
+            return Ok(None);
+        }
+        let dir = self.session_dir(id);
+        atomic::blocking(move || {
+            let Some(bytes) = super::read_optional_sync(&dir.join("info.json"))? else {
+                return Ok(None);
+            };
+            let Ok(info) = serde_json::from_slice(&bytes) else {
+                return Ok(None);
+            };
+            match std::fs::metadata(dir.join("data")) {
+                Ok(m) => Ok(Some((info, m.len()))),
+                Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
+                Err(e) => Err(e),
+            }
+        })
+        .await
+    }
+
+    /// Publishes a verified session as blob `d` of `name`, in one blocking trip; `false`
+    /// when the session was already gone.
+    ///
+    /// The session leaves `uploads/` first, in one rename: a crash from there on leaves no
+    /// session (404, as for any finished session) and at worst an unlinked blob (garbage)
+    /// or a directory under `tmp/` (removed at start-up), never a session without data.
+    /// Then the data (fsynced when it was appended) is renamed into the content store
+    /// unless the content is there already (PUSH-47), the link is written, and the
+    /// session's remains are removed.
+    pub async fn publish_session(&self, id: &str, name: &str, d: &Digest) -> io::Result<bool> {
+        if uuid::Uuid::parse_str(id).is_err() {
+            return Ok(false);
+        }
+        let session = self.session_dir(id);
+        let detached = self
+            .tmp_dir()
+            .join(format!("session-{id}-{}", uuid::Uuid::new_v4()));
+        let (blob, link, tmp) = (self.blob_path(d), self.link_path(name, d), self.tmp_dir());
+        let link_bytes = d.to_string().into_bytes();
+        atomic::blocking(move || {
+            match std::fs::rename(&session, &detached) {
+                Ok(()) => {}
+                Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(false),
+                Err(e) => return Err(e),
+            }
+            // The content's name is durable before the link's is written: a link is
+            // never durable without its content (fsck's dangling-link), whatever order a
+            // filesystem gives its directory updates after a power cut.
+            let published = (|| {
+                if !blob.is_file() {
+                    atomic::rename_into_sync(&detached.join("data"), &blob)?;
+                }
+                atomic::write_name_sync(&tmp, &link, &link_bytes)
+            })();
+            match std::fs::remove_dir_all(&detached) {
+                Ok(()) => {}
+                Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+                Err(e) => return Err(e),
+            }
+            published.map(|()| true)
+        })
+        .await
     }
 
     /// A writer appending to the session's data from `offset` (see [`super::append`]).
@@ -209,4 +277,47 @@ pub(crate) fn session_problem(uploads: &std::path::Path, id: &str) -> Option<Str
         return Some(format!("unexpected files: {}", extra.join(", ")));
     }
     None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::digest::Algorithm;
+
+    /// `publish_session` moves the data into the content store, links it, leaves nothing
+    /// under `uploads/` or `tmp/`, and keeps existing content when the same bytes arrive
+    /// again (PUSH-47); an unknown session publishes nothing.
+    #[tokio::test]
+    async fn publish_session_links_and_cleans_up() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = Storage::open(dir.path()).unwrap();
+        let d = Algorithm::Sha256.digest_of(b"hello");
+        for repo in ["one", "two"] {
+            let id = s.create_session(repo).await.unwrap();
+            std::fs::write(s.session_data_path(&id), b"hello").unwrap();
+            assert_eq!(
+                s.session_status(&id)
+                    .await
+                    .unwrap()
+                    .map(|(i, n)| (i.repository, n)),
+                Some((repo.to_string(), 5))
+            );
+            assert!(s.publish_session(&id, repo, &d).await.unwrap());
+            assert!(s.session_status(&id).await.unwrap().is_none());
+            assert!(s.blob_linked(repo, &d).await);
+            assert!(!s.publish_session(&id, repo, &d).await.unwrap());
+        }
+        assert_eq!(std::fs::read(s.blob_path(&d)).unwrap(), b"hello");
+        assert!(!s.blob_linked("three", &d).await);
+        assert_eq!(
+            std::fs::read_dir(dir.path().join("uploads"))
+                .unwrap()
+                .count(),
+            0
+        );
+        assert_eq!(std::fs::read_dir(s.tmp_dir()).unwrap().count(), 0);
+        let id = uuid::Uuid::new_v4().to_string();
+        assert!(!s.publish_session(&id, "one", &d).await.unwrap());
+        assert!(!s.publish_session("not-a-uuid", "one", &d).await.unwrap());
+    }
 }
