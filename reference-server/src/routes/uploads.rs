@@ -23,6 +23,7 @@ use crate::errors::{Code, RegistryError};
 use crate::request::{BodyStream, RegistryRequest};
 use crate::response;
 use crate::state::{Registry, SessionState};
+use crate::storage::uploads::SessionInfo;
 
 /// Session `Location`: relative, holding the session's unique id (NAME-10, PUSH-05). The
 /// `_state` query is ignored on input; it is there so clients that build upload URLs
@@ -54,14 +55,14 @@ fn session_reply(status: StatusCode, name: &str, id: &str, offset: u64) -> Respo
 /// ERR-14).
 async fn lookup(registry: &Registry, name: &str, id: &str) -> Result<(), RegistryError> {
     match registry.storage.session_info(id).await? {
-        Some(info)
-            if info.repository == name
-                || registry.config.defects.has(Defect::ForeignSessionAccepted) =>
-        {
-            Ok(())
-        }
+        Some(info) if belongs(registry, &info, name) => Ok(()),
         _ => Err(RegistryError::upload_unknown(id)),
     }
+}
+
+/// Whether a session opened for `info.repository` may be used through `name`.
+fn belongs(registry: &Registry, info: &SessionInfo, name: &str) -> bool {
+    info.repository == name || registry.config.defects.has(Defect::ForeignSessionAccepted)
 }
 
 /// Takes the session's lock and returns it with the committed offset. The session is
@@ -75,12 +76,7 @@ async fn acquire(
     lookup(registry, name, id).await?;
     let guard = registry.session_lock(id).lock_owned().await;
     match registry.storage.session_status(id).await? {
-        Some((info, offset))
-            if info.repository == name
-                || registry.config.defects.has(Defect::ForeignSessionAccepted) =>
-        {
-            Ok((guard, offset))
-        }
+        Some((info, offset)) if belongs(registry, &info, name) => Ok((guard, offset)),
         _ => Err(RegistryError::upload_unknown(id)),
     }
 }

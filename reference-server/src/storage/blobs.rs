@@ -47,11 +47,6 @@ impl Storage {
             .unwrap_or(false)
     }
 
-    /// Size of a blob readable in `name`.
-    pub async fn blob_size(&self, name: &str, d: &Digest) -> io::Result<Option<u64>> {
-        Ok(self.open_blob(name, d).await?.map(|(_, len)| len))
-    }
-
     /// Opens a blob readable in `name` for streaming, with its length: the link check, the
     /// open and the length in one blocking trip.
     pub async fn open_blob(

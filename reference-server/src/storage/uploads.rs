@@ -12,7 +12,7 @@
 //! in `remove_dir_all`: a session that exists but cannot answer.)
 
 use std::io;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use serde::{Deserialize, Serialize};
@@ -124,10 +124,8 @@ impl Storage {
         let (blob, link, tmp) = (self.blob_path(d), self.link_path(name, d), self.tmp_dir());
         let link_bytes = d.to_string().into_bytes();
         atomic::blocking(move || {
-            match std::fs::rename(&session, &detached) {
-                Ok(()) => {}
-                Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(false),
-                Err(e) => return Err(e),
+            if !detach_sync(&session, &detached)? {
+                return Ok(false);
             }
             // The content's name is durable before the link's is written: a link is
             // never durable without its content (fsck's dangling-link), whatever order a
@@ -138,11 +136,7 @@ impl Storage {
                 }
                 atomic::write_name_sync(&tmp, &link, &link_bytes)
             })();
-            match std::fs::remove_dir_all(&detached) {
-                Ok(()) => {}
-                Err(e) if e.kind() == io::ErrorKind::NotFound => {}
-                Err(e) => return Err(e),
-            }
+            remove_dir_quietly_sync(&detached)?;
             published.map(|()| true)
         })
         .await
@@ -151,16 +145,6 @@ impl Storage {
     /// A writer appending to the session's data from `offset` (see [`super::append`]).
     pub fn session_appender(&self, id: &str, offset: u64) -> super::append::Appender {
         super::append::Appender::new(self.session_data_path(id), offset)
-    }
-
-    /// Bytes received so far; `None` when the session (or its data) is gone, which the
-    /// handlers answer with 404 `BLOB_UPLOAD_UNKNOWN`, never a 500.
-    pub async fn session_len(&self, id: &str) -> io::Result<Option<u64>> {
-        match tokio::fs::metadata(self.session_data_path(id)).await {
-            Ok(m) => Ok(Some(m.len())),
-            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
-            Err(e) => Err(e),
-        }
     }
 
     /// When the session last received bytes (or was opened): what `--upload-ttl` measures.
@@ -191,14 +175,11 @@ impl Storage {
         if uuid::Uuid::parse_str(id).is_err() {
             return Ok(None);
         }
+        let from = self.session_dir(id);
         let to = self
             .tmp_dir()
             .join(format!("session-{id}-{}", uuid::Uuid::new_v4()));
-        match tokio::fs::rename(self.session_dir(id), &to).await {
-            Ok(()) => Ok(Some(to)),
-            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
-            Err(e) => Err(e),
-        }
+        atomic::blocking(move || Ok(detach_sync(&from, &to)?.then_some(to))).await
     }
 
     /// Every entry of `uploads/` (sessions, and debris `fsck` reports).
@@ -219,9 +200,22 @@ impl Storage {
 
 /// Removes a directory tree, fine if it is already gone.
 pub(crate) async fn remove_dir_quietly(dir: PathBuf) -> io::Result<()> {
-    match tokio::fs::remove_dir_all(&dir).await {
+    atomic::blocking(move || remove_dir_quietly_sync(&dir)).await
+}
+
+fn remove_dir_quietly_sync(dir: &Path) -> io::Result<()> {
+    match std::fs::remove_dir_all(dir) {
         Ok(()) => Ok(()),
         Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
+        Err(e) => Err(e),
+    }
+}
+
+/// Renames a session directory out of `uploads/`; `false` when it was already gone.
+fn detach_sync(session: &Path, to: &Path) -> io::Result<bool> {
+    match std::fs::rename(session, to) {
+        Ok(()) => Ok(true),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(false),
         Err(e) => Err(e),
     }
 }
