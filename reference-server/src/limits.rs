@@ -11,6 +11,7 @@ use serde_json::json;
 use crate::errors::{Code, RegistryError};
 use crate::request::BodyStream;
 use crate::state::Registry;
+use crate::storage::uploads::Opened;
 
 /// `Retry-After` of a refused session, in seconds. Sessions end when their pushes finish,
 /// which for most is seconds to minutes, so a client may look again soon; a refusal costs
@@ -29,31 +30,22 @@ pub const SESSION_RETRY_AFTER_SECS: u64 = 10;
 /// creating, never while a body is read.
 pub async fn create_session(registry: &Registry, name: &str) -> Result<String, RegistryError> {
     let max = registry.config.max_upload_sessions;
-    if max == 0 {
-        return Ok(registry.storage.create_session(name).await?);
-    }
-    let _admission = registry.session_admission.lock().await;
-    let open = count_sessions(registry).await?;
-    if open >= max {
-        return Err(RegistryError::new(
+    let storage = &registry.storage;
+    let _admission = match max {
+        0 => None,
+        _ => Some(registry.session_admission.lock().await),
+    };
+    match storage.create_session_within(name, max).await? {
+        Opened::Session(id) => Ok(id),
+        Opened::Full(open) => Err(RegistryError::new(
             Code::TooManyRequests,
             format!(
                 "too many upload sessions open ({open}, the limit is {max}): finish or cancel one, or retry later"
             ),
         )
         .detail(json!({ "open": open, "limit": max }))
-        .with_header("retry-after", SESSION_RETRY_AFTER_SECS.to_string()));
+        .with_header("retry-after", SESSION_RETRY_AFTER_SECS.to_string())),
     }
-    Ok(registry.storage.create_session(name).await?)
-}
-
-/// The number of session directories (named by their UUID) under `<root>/uploads`.
-async fn count_sessions(registry: &Registry) -> io::Result<usize> {
-    let names = registry.storage.list_session_ids().await?;
-    Ok(names
-        .iter()
-        .filter(|s| uuid::Uuid::parse_str(s).is_ok())
-        .count())
 }
 
 /// Ends `body` with a `TimedOut` error when no data arrives for `idle` (zero: never), so a

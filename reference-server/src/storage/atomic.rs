@@ -51,7 +51,7 @@ pub async fn remove_file(path: PathBuf) -> io::Result<bool> {
 }
 
 pub fn write_file_sync(tmp_dir: &Path, dest: &Path, bytes: &[u8]) -> io::Result<()> {
-    fs::create_dir_all(tmp_dir)?;
+    create_dir_all_durable(tmp_dir)?;
     create_parent(dest)?;
     let mut tmp = tempfile::NamedTempFile::new_in(tmp_dir)?;
     tmp.write_all(bytes)?;
@@ -62,20 +62,52 @@ pub fn write_file_sync(tmp_dir: &Path, dest: &Path, bytes: &[u8]) -> io::Result<
 
 fn create_parent(path: &Path) -> io::Result<()> {
     match path.parent() {
-        Some(p) => fs::create_dir_all(p),
+        Some(p) => create_dir_all_durable(p),
         None => Ok(()),
     }
+}
+
+/// `create_dir_all` whose new directories survive a power cut: each directory created is
+/// made durable in its parent (fsync of the parent) before anything is placed in it, so a
+/// name later made durable in `dir` is reachable after a crash on any filesystem, not only
+/// on those (ext4, XFS) whose journal happens to commit the `mkdir` with it. Directories
+/// that exist cost one `stat`; a blob push creates one only for a new repository or the
+/// first blob of a two-hex-digit prefix.
+pub fn create_dir_all_durable(dir: &Path) -> io::Result<()> {
+    if dir.is_dir() {
+        return Ok(());
+    }
+    let parent = dir.parent().filter(|p| !p.as_os_str().is_empty());
+    if let Some(parent) = parent {
+        create_dir_all_durable(parent)?;
+    }
+    match fs::create_dir(dir) {
+        Ok(()) => {}
+        // Another request created it at the same moment; its entry may not be durable
+        // yet, so it is synced here too rather than relied upon.
+        Err(e) if e.kind() == io::ErrorKind::AlreadyExists && dir.is_dir() => {}
+        Err(e) => return Err(e),
+    }
+    if let Some(parent) = parent {
+        sync_dir(parent);
+    }
+    Ok(())
 }
 
 /// Makes a rename durable. Directories can't be fsynced on every platform; failing to
 /// do so is not an error for correctness (the rename itself is still atomic).
 fn sync_parent(path: &Path) -> io::Result<()> {
-    if let Some(parent) = path.parent()
-        && let Ok(dir) = fs::File::open(parent)
-    {
-        let _ = dir.sync_all();
+    if let Some(parent) = path.parent() {
+        sync_dir(parent);
     }
     Ok(())
+}
+
+/// fsyncs a directory, where the platform allows it (see [`sync_parent`]).
+fn sync_dir(dir: &Path) {
+    if let Ok(dir) = fs::File::open(dir) {
+        let _ = dir.sync_all();
+    }
 }
 
 pub async fn blocking<T: Send + 'static>(

@@ -6,7 +6,7 @@
 use std::io;
 use std::path::{Path, PathBuf};
 
-use super::{Storage, atomic, is_file};
+use super::{Storage, atomic, inline, is_file};
 use crate::digest::Digest;
 
 impl Storage {
@@ -42,24 +42,24 @@ impl Storage {
     /// per repository (PULL-19), and so is the existence check of manifest PUT (MPUT-16).
     pub async fn blob_linked(&self, name: &str, d: &Digest) -> bool {
         let (link, blob) = (self.link_path(name, d), self.blob_path(d));
-        atomic::blocking(move || Ok(link.is_file() && blob.is_file()))
+        inline::run(move |mode| Ok(inline::is_file(&link, mode)? && inline::is_file(&blob, mode)?))
             .await
             .unwrap_or(false)
     }
 
     /// Opens a blob readable in `name` for streaming, with its length: the link check, the
-    /// open and the length in one blocking trip.
+    /// open and the length in one [`inline`] read.
     pub async fn open_blob(
         &self,
         name: &str,
         d: &Digest,
     ) -> io::Result<Option<(std::fs::File, u64)>> {
         let (link, blob) = (self.link_path(name, d), self.blob_path(d));
-        atomic::blocking(move || {
-            if !link.is_file() {
+        inline::run(move |mode| {
+            if !inline::is_file(&link, mode)? {
                 return Ok(None);
             }
-            open_with_len(&blob)
+            inline::open_with_len(&blob, mode)
         })
         .await
     }
@@ -110,12 +110,5 @@ impl Storage {
 
 /// Opens `path` with its length, `None` when it doesn't exist.
 pub(crate) fn open_with_len(path: &Path) -> io::Result<Option<(std::fs::File, u64)>> {
-    match std::fs::File::open(path) {
-        Ok(f) => {
-            let len = f.metadata()?.len();
-            Ok(Some((f, len)))
-        }
-        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
-        Err(e) => Err(e),
-    }
+    inline::open_with_len(path, inline::Mode::Blocking)
 }

@@ -6,10 +6,13 @@
 
 use std::io;
 use std::path::PathBuf;
+use std::time::SystemTime;
 
 use serde::{Deserialize, Serialize};
 
-use super::{Storage, atomic, list_dir, list_dir_sync, read_optional, read_optional_sync};
+use super::inline::{self, Mode};
+use super::tag_cache::Stamp;
+use super::{Storage, atomic, list_dir, list_dir_sync, read_optional};
 use crate::digest::Digest;
 
 /// A manifest reference from the path: a tag or a digest (NAME-06).
@@ -52,21 +55,22 @@ impl Storage {
         self.repo_dir(name).join("_manifests/tags")
     }
 
-    /// Everything a manifest GET needs, in one blocking trip: the repository, the tag's
-    /// digest, the revision's media type and the bytes. Each is a small file in the page
-    /// cache; reading them one `tokio::fs` call at a time cost four thread handoffs a GET.
+    /// Everything a manifest GET needs: the repository, the tag's digest, the revision's
+    /// media type and the bytes. Each is a small file nearly always in the page cache, so
+    /// this is an [`inline`] read: on the runtime thread when the caches hold it all, else
+    /// one blocking trip (one `tokio::fs` call at a time cost four thread handoffs a GET).
     pub async fn lookup_manifest(&self, name: &str, reference: &Reference) -> io::Result<Lookup> {
         let repo = self.repo_dir(name);
         let tags = self.tags_dir(name);
         let storage = self.clone();
         let (name, reference) = (name.to_string(), reference.clone());
-        atomic::blocking(move || {
-            if !super::repo_exists_sync(&repo) {
+        inline::run(move |mode| {
+            if !super::repo_exists_with(&repo, mode)? {
                 return Ok(Lookup::NoRepository);
             }
-            let digest = match reference {
-                Reference::Digest(d) => d,
-                Reference::Tag(t) => match read_optional_sync(&tags.join(t))? {
+            let digest = match &reference {
+                Reference::Digest(d) => d.clone(),
+                Reference::Tag(t) => match inline::read_optional(&tags.join(t), mode)? {
                     Some(bytes) => match parse_tag(&bytes) {
                         Some(d) => d,
                         None => return Ok(Lookup::Unknown),
@@ -74,11 +78,12 @@ impl Storage {
                     None => return Ok(Lookup::Unknown),
                 },
             };
-            let Some(meta) = read_optional_sync(&storage.revision_path(&name, &digest))? else {
+            let revision = storage.revision_path(&name, &digest);
+            let Some(meta) = inline::read_optional(&revision, mode)? else {
                 return Ok(Lookup::Unknown);
             };
             let meta: ManifestMeta = serde_json::from_slice(&meta).map_err(io::Error::other)?;
-            match read_optional_sync(&storage.blob_path(&digest))? {
+            match inline::read_optional(&storage.blob_path(&digest), mode)? {
                 Some(bytes) => Ok(Lookup::Found {
                     digest,
                     meta,
@@ -157,14 +162,34 @@ impl Storage {
     }
 
     /// The tags of `name` as [`Storage::list_tags`] has them, or `None` when the
-    /// repository does not exist: the tag-list endpoint's one blocking trip.
+    /// repository does not exist. A repository listed before and unchanged since is
+    /// answered from the [`tag_cache`](super::tag_cache) after one `fstat` of its tags
+    /// directory, inline when the caches hold the directory; otherwise one blocking trip.
     pub async fn repository_tags(&self, name: &str) -> io::Result<Option<Vec<String>>> {
         let (repo, dir) = (self.repo_dir(name), self.tags_dir(name));
-        atomic::blocking(move || {
-            if !super::repo_exists_sync(&repo) {
+        let cache = self.tag_cache.clone();
+        inline::run(move |mode| {
+            // The stamp first: a change while the directory is listed makes the next one differ.
+            let stamp = match inline::open_dir(&dir, mode)? {
+                Some(d) => Some(Stamp::of(&d.metadata()?)),
+                None => None,
+            };
+            let now = SystemTime::now();
+            if let Some(tags) = stamp.and_then(|s| cache.get(&dir, s)) {
+                return Ok(Some(tags.to_vec()));
+            }
+            if mode == Mode::Cached {
+                // Listing a directory has no "caches only" form.
+                return Err(io::ErrorKind::WouldBlock.into());
+            }
+            if !super::repo_exists_with(&repo, mode)? {
                 return Ok(None);
             }
-            sorted_tags(&dir).map(Some)
+            let tags = sorted_tags(&dir)?;
+            if let Some(s) = stamp {
+                cache.put(&dir, s, now, &tags);
+            }
+            Ok(Some(tags))
         })
         .await
     }
@@ -197,6 +222,8 @@ fn sorted_tags(dir: &std::path::Path) -> io::Result<Vec<String>> {
 
 #[cfg(test)]
 mod tests {
+    use std::time::Duration;
+
     use super::*;
     use crate::digest::Algorithm;
 
@@ -260,5 +287,39 @@ mod tests {
             Lookup::Unknown
         ));
         assert_eq!(s.repository_tags("a/c").await.unwrap(), Some(vec![]));
+    }
+
+    /// Two servers sharing one root (two `Storage` handles, each with its own tag cache):
+    /// once A keeps a tag list, tags added and deleted through B show in A's next list.
+    /// (Waits for the tags directory to settle, as a cached list needs; see `tag_cache`.)
+    #[tokio::test]
+    async fn tag_lists_stay_coherent_across_servers_sharing_a_root() {
+        let dir = tempfile::tempdir().unwrap();
+        let (a, b) = (
+            Storage::open(dir.path()).unwrap(),
+            Storage::open(dir.path()).unwrap(),
+        );
+        let bytes = br#"{"schemaVersion":2}"#.to_vec();
+        let d = Algorithm::Sha256.digest_of(&bytes);
+        a.put_blob_bytes(&d, bytes).await.unwrap();
+        let meta = ManifestMeta {
+            media_type: "application/vnd.oci.image.manifest.v1+json".into(),
+        };
+        a.put_manifest_revision("r", &d, &meta).await.unwrap();
+        a.set_tag("r", "v1", &d).await.unwrap();
+        let tags = |t: &[&str]| Some(t.iter().map(|s| s.to_string()).collect::<Vec<_>>());
+
+        tokio::time::sleep(crate::storage::tag_cache::SETTLED + Duration::from_millis(100)).await;
+        assert_eq!(a.repository_tags("r").await.unwrap(), tags(&["v1"]));
+        assert_eq!(a.repository_tags("r").await.unwrap(), tags(&["v1"]));
+        assert!(
+            a.tag_cache.hits() >= 1,
+            "the second list came from the cache"
+        );
+
+        b.set_tag("r", "v2", &d).await.unwrap();
+        assert_eq!(a.repository_tags("r").await.unwrap(), tags(&["v1", "v2"]));
+        b.delete_tag("r", "v1").await.unwrap();
+        assert_eq!(a.repository_tags("r").await.unwrap(), tags(&["v2"]));
     }
 }

@@ -19,22 +19,27 @@
 pub mod append;
 pub mod atomic;
 pub mod blobs;
+pub mod inline;
 pub mod lock;
 pub mod manifests;
 pub mod read;
 pub mod recovery;
 pub mod referrers;
+pub mod tag_cache;
 pub mod uploads;
 
 use std::io;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use crate::digest::Digest;
+use inline::Mode;
 
 /// Handle to one storage root. Cheap to clone.
 #[derive(Debug, Clone)]
 pub struct Storage {
     root: PathBuf,
+    tag_cache: Arc<tag_cache::TagCache>,
 }
 
 impl Storage {
@@ -42,9 +47,12 @@ impl Storage {
     pub fn open(root: impl Into<PathBuf>) -> io::Result<Self> {
         let root = root.into();
         for dir in ["blobs", "repositories", "uploads", "tmp"] {
-            std::fs::create_dir_all(root.join(dir))?;
+            atomic::create_dir_all_durable(&root.join(dir))?;
         }
-        Ok(Storage { root })
+        Ok(Storage {
+            root,
+            tag_cache: Arc::default(),
+        })
     }
 
     pub fn root(&self) -> &Path {
@@ -67,7 +75,7 @@ impl Storage {
     /// pushed to it (NAME-11). Open upload sessions do not create it.
     pub async fn repo_exists(&self, name: &str) -> bool {
         let dir = self.repo_dir(name);
-        atomic::blocking(move || Ok(repo_exists_sync(&dir)))
+        inline::run(move |mode| repo_exists_with(&dir, mode))
             .await
             .unwrap_or(false)
     }
@@ -85,10 +93,10 @@ impl Storage {
     }
 }
 
-/// [`Storage::repo_exists`] for code already on a blocking thread, given the repository's
-/// directory.
-pub(crate) fn repo_exists_sync(dir: &Path) -> bool {
-    dir.join("_layers").is_dir() || dir.join("_manifests").is_dir()
+/// [`Storage::repo_exists`] as an [`inline`] read procedure.
+pub(crate) fn repo_exists_with(dir: &Path, mode: Mode) -> io::Result<bool> {
+    Ok(inline::is_dir(&dir.join("_layers"), mode)?
+        || inline::is_dir(&dir.join("_manifests"), mode)?)
 }
 
 fn walk_repos(dir: &Path, prefix: &str, out: &mut Vec<String>) -> io::Result<()> {
@@ -121,13 +129,14 @@ fn walk_repos(dir: &Path, prefix: &str, out: &mut Vec<String>) -> io::Result<()>
     Ok(())
 }
 
-// Every helper below is one trip to the blocking pool, whatever it does inside: a handoff
-// to a pool thread and back costs more than the metadata calls themselves (a manifest GET
-// spent 44% of its time switching threads when each `tokio::fs` call was its own trip).
+// Every helper below is one trip to the blocking pool, whatever it does inside (or, for
+// `is_file`, an [`inline`] read that needs none when the caches answer): a handoff to a
+// pool thread and back costs more than the metadata calls themselves (a manifest GET spent
+// 44% of its time switching threads when each `tokio::fs` call was its own trip).
 
 pub(crate) async fn is_file(p: &Path) -> bool {
     let p = p.to_path_buf();
-    atomic::blocking(move || Ok(p.is_file()))
+    inline::run(move |mode| inline::is_file(&p, mode))
         .await
         .unwrap_or(false)
 }

@@ -17,8 +17,17 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use serde::{Deserialize, Serialize};
 
-use super::{Storage, atomic, read_optional};
+use super::{Storage, atomic, inline};
 use crate::digest::Digest;
+
+/// What [`Storage::create_session_within`] did.
+#[derive(Debug)]
+pub enum Opened {
+    /// A new session, by id.
+    Session(String),
+    /// None: this many sessions are open, at or past the cap.
+    Full(usize),
+}
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct SessionInfo {
@@ -42,7 +51,17 @@ impl Storage {
     /// directory is prepared under `tmp/` and renamed into `uploads/`). Sessions are
     /// dropped by `gc` after `--upload-max-age`, so abandoned ones expire (PUSH-39).
     pub async fn create_session(&self, repository: &str) -> io::Result<String> {
+        match self.create_session_within(repository, 0).await? {
+            Opened::Session(id) => Ok(id),
+            Opened::Full(open) => Err(io::Error::other(format!("{open} sessions open"))),
+        }
+    }
+
+    /// [`Storage::create_session`] unless `max` sessions (non-zero) are open already, counted
+    /// as the UUID-named entries of `uploads/` in the same blocking trip.
+    pub async fn create_session_within(&self, repository: &str, max: usize) -> io::Result<Opened> {
         let id = uuid::Uuid::new_v4().to_string();
+        let uploads = self.root.join("uploads");
         let info = SessionInfo {
             repository: repository.to_string(),
             started_at: now_secs(),
@@ -50,6 +69,15 @@ impl Storage {
         let tmp = self.tmp_dir();
         let dest = self.session_dir(&id);
         atomic::blocking(move || {
+            if max > 0 {
+                let open = super::list_dir_sync(&uploads)?
+                    .iter()
+                    .filter(|s| uuid::Uuid::parse_str(s).is_ok())
+                    .count();
+                if open >= max {
+                    return Ok(Opened::Full(open));
+                }
+            }
             let staging = tempfile::Builder::new()
                 .prefix("session-")
                 .tempdir_in(&tmp)?;
@@ -63,10 +91,10 @@ impl Storage {
             // the staged directory behind.
             std::fs::rename(&staged, &dest).inspect_err(|_| {
                 let _ = std::fs::remove_dir_all(&staged);
-            })
+            })?;
+            Ok(Opened::Session(id))
         })
-        .await?;
-        Ok(id)
+        .await
     }
 
     /// The session's metadata, `None` when it doesn't exist. `id` must be a UUID, which
@@ -75,31 +103,26 @@ impl Storage {
         if uuid::Uuid::parse_str(id).is_err() {
             return Ok(None);
         }
-        let Some(bytes) = read_optional(&self.session_dir(id).join("info.json")).await? else {
-            return Ok(None);
-        };
-        Ok(serde_json::from_slice(&bytes).ok())
+        let info = self.session_dir(id).join("info.json");
+        let bytes = inline::run(move |mode| inline::read_optional(&info, mode)).await?;
+        Ok(bytes.and_then(|b| serde_json::from_slice(&b).ok()))
     }
 
-    /// The session's metadata and the bytes received so far, in one blocking trip; `None`
+    /// The session's metadata and the bytes received so far, in one [`inline`] read; `None`
     /// when the session (or its data) is gone.
     pub async fn session_status(&self, id: &str) -> io::Result<Option<(SessionInfo, u64)>> {
         if uuid::Uuid::parse_str(id).is_err() {
             return Ok(None);
         }
         let dir = self.session_dir(id);
-        atomic::blocking(move || {
-            let Some(bytes) = super::read_optional_sync(&dir.join("info.json"))? else {
+        inline::run(move |mode| {
+            let Some(bytes) = inline::read_optional(&dir.join("info.json"), mode)? else {
                 return Ok(None);
             };
             let Ok(info) = serde_json::from_slice(&bytes) else {
                 return Ok(None);
             };
-            match std::fs::metadata(dir.join("data")) {
-                Ok(m) => Ok(Some((info, m.len()))),
-                Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
-                Err(e) => Err(e),
-            }
+            Ok(inline::file_len(&dir.join("data"), mode)?.map(|len| (info, len)))
         })
         .await
     }
