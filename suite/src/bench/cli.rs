@@ -18,6 +18,9 @@ use super::{CredentialFlags, Options, Workload, parse_size};
     after_help = "Workloads (--workloads takes names or the groups push, pull, small, manifest, tags):\n  \
 push-monolithic, push-single-post, push-streamed, push-chunked, pull, pull-parallel (per --sizes, MiB/s);\n  \
 small-push-seq, small-push-concurrent, manifest-get, manifest-head, tags-list (for --duration, req/s and latency).\n\n\
+What each repetition pushed is deleted once it is over (untimed), the rest at the end; a failed \
+push cancels its upload session. At most --concurrency requests are in flight against a registry \
+at any time.\n\n\
 Exit codes: 0 done; 1 a workload failed; 2 setup error; 3 a registry failed the preflight (push/pull basics).\n\
 The JSON schema is described in the README (Benchmarks) and suite/src/bench/output.rs."
 )]
@@ -31,7 +34,8 @@ pub struct BenchCli {
     /// Blob sizes for the push and pull workloads (comma-separated: 4KiB, 1MiB, 1GiB...).
     #[arg(long, default_value = "1MiB,64MiB", value_delimiter = ',', value_parser = parse_size)]
     sizes: Vec<u64>,
-    /// Requests in flight for the concurrent workloads.
+    /// Requests in flight for the concurrent workloads; also the most the bench ever has
+    /// in flight against one registry (clean-up and cancelled sessions included).
     #[arg(long, value_name = "N", default_value_t = 4)]
     concurrency: usize,
     /// Seconds each request-rate workload runs, per repetition and registry.

@@ -11,19 +11,24 @@
 //! - [`stats`]: percentiles and the request-rate driver;
 //! - [`ceiling`]: the client's own ceiling against a null sink;
 //! - [`compare`]: A/B alternation and ratios;
-//! - [`cleanup`]: deleting what was pushed;
+//! - [`cleanup`]: deleting what was pushed (after each workload, and at the end);
+//! - [`cancel`]: cancelling the upload session of a failed push;
+//! - [`inflight`]: the bound of `--concurrency` requests in flight per registry;
 //! - [`output`]: progress bar, table, JSON.
 //!
 //! A run: start the embedded registry if no `--url`; preflight every registry (a failure
 //! ends the run, exit 3); probe single-POST support; measure the client ceiling; set up
 //! what the workloads read (a blob per size to pull, a repository of tags); run every
-//! workload `--repeat` times on every registry, alternating; clean up; print.
+//! workload `--repeat` times on every registry, alternating, deleting what each
+//! repetition pushed once it is over; delete the rest; print.
 
+pub mod cancel;
 pub mod ceiling;
 pub mod cleanup;
 pub mod cli;
 pub mod compare;
 pub mod data;
+pub mod inflight;
 pub mod manifest;
 pub mod output;
 pub mod preflight;
@@ -645,7 +650,7 @@ async fn run_async(opts: Options) -> u8 {
         } else {
             format!("{shown} ({note})")
         };
-        match Target::new(label, describe, &ep, &namespace) {
+        match Target::new(label, describe, &ep, &namespace, opts.concurrency) {
             Ok(t) => targets.push(Arc::new(t)),
             Err(e) => return setup_error(format!("{label}: {e}")),
         }
@@ -670,14 +675,21 @@ async fn run_async(opts: Options) -> u8 {
         (cases.len() * opts.repeat.max(1) * targets.len()) as u64,
     );
 
-    // Preflight and setup, registry by registry.
+    // Preflight and setup, registry by registry. What they push is kept until the end.
+    let mut cleanups: Vec<cleanup::Cleanup> = targets
+        .iter()
+        .map(|t| cleanup::Cleanup::new(&t.label))
+        .collect();
     let mut setups = Vec::new();
     let mut code = EXIT_OK;
     for t in &targets {
         progress.status(&format!("preflight of {} ({})", t.label, t.describe));
         match preflight::run(t, &engine.g).await {
             Ok(image) => match engine.setup(t, image).await {
-                Ok(s) => setups.push(s),
+                Ok(s) => {
+                    t.keep_pushed();
+                    setups.push(s);
+                }
                 Err(e) => {
                     progress.finish();
                     eprintln!(
@@ -705,8 +717,8 @@ async fn run_async(opts: Options) -> u8 {
         }
     }
     if code != EXIT_OK {
-        for t in &targets {
-            let _ = cleanup::run(t, opts.concurrency).await;
+        for (t, c) in targets.iter().zip(&mut cleanups) {
+            cleanup::finish(t, c, opts.concurrency).await;
         }
         if let Some(reg) = embedded {
             reg.shutdown().await;
@@ -809,6 +821,8 @@ async fn run_async(opts: Options) -> u8 {
                         progress.done(&what, &format!("error: {e:#}"));
                     }
                 }
+                // Untimed, before the next measurement on either registry starts.
+                cleanup::after_workload(t, &mut cleanups[i], opts.concurrency).await;
             }
         }
         for (mut res, lat) in per {
@@ -821,9 +835,8 @@ async fn run_async(opts: Options) -> u8 {
         }
     }
     progress.status("cleaning up");
-    let mut cleanups = Vec::new();
-    for t in &targets {
-        cleanups.push(cleanup::run(t, opts.concurrency).await);
+    for (t, c) in targets.iter().zip(&mut cleanups) {
+        cleanup::finish(t, c, opts.concurrency).await;
     }
     progress.finish();
     if let Some(reg) = embedded {
@@ -877,7 +890,13 @@ async fn measure_ceiling(engine: &Engine, namespace: &str) -> anyhow::Result<cei
         insecure: false,
         request_timeout: engine.opts.request_timeout,
     };
-    let t = Arc::new(Target::new("null", sink.url(), &ep, namespace)?);
+    let t = Arc::new(Target::new(
+        "null",
+        sink.url(),
+        &ep,
+        namespace,
+        engine.opts.concurrency,
+    )?);
     let o = &engine.opts;
     let sizes: Vec<u64> = if o.workloads.iter().any(|w| w.sized()) {
         o.sizes.clone()

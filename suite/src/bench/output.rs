@@ -30,7 +30,12 @@
 //!     "error": null }, ...],                 // the error that stopped it
 //!   "ratios": [{"workload": "...", "size": 67108864, "a_over_b": 1.27}, ...],
 //!                                            // A/B in speed terms (>1: A faster)
-//!   "cleanup": [{"registry": "A", "deleted": 120, "left": 0, "note": null}, ...]
+//!   "cleanup": [{"registry": "A",
+//!                "deleted": 120,                // over the run: after each workload, and at the end
+//!                "left": 0,                     // still there after the final pass
+//!                "sessions_cancelled": 0,       // upload sessions of failed pushes cancelled
+//!                "sessions_left": 0,            // ... that could not be
+//!                "note": null}, ...]
 //! }
 //! ```
 

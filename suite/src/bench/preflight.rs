@@ -93,6 +93,8 @@ impl Answer {
     }
 }
 
+/// One request through the suite's client, holding one of the registry's in-flight slots
+/// until its answer is read.
 async fn send(
     t: &Target,
     step: &str,
@@ -107,6 +109,7 @@ async fn send(
         t.resolve(path_or_url)
             .map_err(|e| fail(step, e.to_string()))?
     };
+    let _slot = t.slot().await;
     let body = match body {
         None => OutBody::Empty,
         Some(b) => {
@@ -181,7 +184,11 @@ async fn push_blob(t: &Target, repo: &str, bytes: Bytes, what: &str) -> Result<S
 
 /// Runs the preflight against `t`, pushing into `<namespace>/data`.
 pub async fn run(t: &Target, g: &Generator) -> Result<Image, Failure> {
-    match runner::preflight(&t.http).await {
+    let ready = {
+        let _slot = t.slot().await;
+        runner::preflight(&t.http).await
+    };
+    match ready {
         Preflight::Ready => {}
         Preflight::Unreachable(e) => return Err(fail("GET /v2/", e)),
         Preflight::NeedsCredentials(msg) => {

@@ -5,11 +5,16 @@
 //! client knows its layer's. Bodies come straight from the generator: a fixed
 //! `Content-Length` where the method sends one, chunked transfer encoding where it is the
 //! point (the streamed PATCH, which is how docker pushes a layer).
+//!
+//! A push that fails after its POST opened a session cancels that session
+//! ([`super::cancel`]) before returning its error: each method is its POST, then the rest
+//! as one fallible step whose failure leads to the cancellation.
 
 use anyhow::bail;
 use reqwest::header::{CONTENT_LENGTH, CONTENT_TYPE};
 use reqwest::{Method, Url};
 
+use super::cancel;
 use super::data::Generator;
 use super::session::{Target, drain, expect, location, with_digest};
 
@@ -62,7 +67,19 @@ async fn close(t: &Target, repo: &str, session: &Url, digest: &str) -> anyhow::R
 /// POST, then the whole blob in one `PUT ?digest=` with `Content-Length`.
 pub async fn monolithic(t: &Target, repo: &str, g: &Generator, b: &Blob) -> anyhow::Result<()> {
     let (session, _) = start(t, repo).await?;
-    let url = with_digest(&session, &b.digest);
+    let put = put_whole(t, repo, g, b, &session).await;
+    cancel::on_error(t, repo, &session, put).await
+}
+
+/// The monolithic push's `PUT ?digest=` with the whole blob.
+async fn put_whole(
+    t: &Target,
+    repo: &str,
+    g: &Generator,
+    b: &Blob,
+    session: &Url,
+) -> anyhow::Result<()> {
+    let url = with_digest(session, &b.digest);
     let resp = t
         .send(repo, |c| {
             c.request(Method::PUT, url.clone())
@@ -112,12 +129,7 @@ pub async fn single_post(
             let loc = location(t, &resp, "POST ?digest=").ok();
             drain(resp).await?;
             if let Some(loc) = loc {
-                let _ = t
-                    .send(repo, |c| {
-                        c.request(Method::DELETE, loc.clone())
-                            .header(CONTENT_LENGTH, "0")
-                    })
-                    .await;
+                cancel::session(t, repo, &loc).await;
             }
             Ok(SinglePost::NotSupported(
                 "POST ?digest= answered 202 (opened a session instead of storing the blob)"
@@ -141,7 +153,21 @@ pub async fn single_post(
 /// POST, one PATCH streaming the whole blob with chunked transfer encoding and no
 /// `Content-Range`, then `PUT ?digest=` (how docker pushes a layer).
 pub async fn streamed(t: &Target, repo: &str, g: &Generator, b: &Blob) -> anyhow::Result<()> {
-    let (session, _) = start(t, repo).await?;
+    let (mut session, _) = start(t, repo).await?;
+    let rest = patch_whole_and_close(t, repo, g, b, &mut session).await;
+    cancel::on_error(t, repo, &session, rest).await
+}
+
+/// The streamed push after its POST: the PATCH, then the PUT on the URL it answered
+/// (which `session` then holds, so a failed close cancels through the latest URL: some
+/// registries carry the session's state in it).
+async fn patch_whole_and_close(
+    t: &Target,
+    repo: &str,
+    g: &Generator,
+    b: &Blob,
+    session: &mut Url,
+) -> anyhow::Result<()> {
     let resp = t
         .send(repo, |c| {
             c.request(Method::PATCH, session.clone())
@@ -150,9 +176,9 @@ pub async fn streamed(t: &Target, repo: &str, g: &Generator, b: &Blob) -> anyhow
         })
         .await?;
     let resp = expect(resp, &[202], "PATCH (streamed, chunked)").await?;
-    let next = location(t, &resp, "PATCH")?;
+    *session = location(t, &resp, "PATCH")?;
     drain(resp).await?;
-    close(t, repo, &next, &b.digest).await
+    close(t, repo, session, &b.digest).await
 }
 
 /// POST, PATCHes of `chunk` bytes with `Content-Range` and `Content-Length` (raised to
@@ -166,6 +192,20 @@ pub async fn chunked(
 ) -> anyhow::Result<()> {
     let (mut session, min) = start(t, repo).await?;
     let chunk = chunk.max(min.unwrap_or(0)).max(1);
+    let rest = patches_and_close(t, repo, g, b, chunk, &mut session).await;
+    cancel::on_error(t, repo, &session, rest).await
+}
+
+/// The chunked push after its POST; `session` follows each answer's Location, so a
+/// failure cancels the session through the latest URL the registry gave.
+async fn patches_and_close(
+    t: &Target,
+    repo: &str,
+    g: &Generator,
+    b: &Blob,
+    chunk: u64,
+    session: &mut Url,
+) -> anyhow::Result<()> {
     let mut at = 0u64;
     while at < b.size {
         let end = (at + chunk).min(b.size);
@@ -180,12 +220,12 @@ pub async fn chunked(
             })
             .await?;
         let resp = expect(resp, &[202], &format!("PATCH Content-Range {range}")).await?;
-        session = location(t, &resp, "PATCH")?;
+        *session = location(t, &resp, "PATCH")?;
         drain(resp).await?;
         at = end;
     }
     if b.size == 0 {
         bail!("a chunked upload needs at least one byte");
     }
-    close(t, repo, &session, &b.digest).await
+    close(t, repo, session, &b.digest).await
 }

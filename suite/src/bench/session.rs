@@ -11,9 +11,13 @@
 //! opens an upload session, cancelled at once), which runs the whole challenge → token
 //! flow. A 401 on the lean path (a token expired mid-run) primes again and retries the
 //! request once; every timed request body is regenerated from the seed, so it can be.
+//!
+//! Every request to the registry takes one of its [`Slots`] ([`super::inflight`]), so the
+//! bench never has more than `--concurrency` requests in flight against it.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Mutex;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use anyhow::{Context as _, anyhow, bail};
@@ -21,6 +25,7 @@ use base64::Engine as _;
 use reqwest::header::{AUTHORIZATION, HeaderValue};
 use reqwest::{Method, StatusCode, Url};
 
+use super::inflight::{Slot, Slots, hold};
 use crate::auth::Auth;
 use crate::client::{AuthHeader, BodyCheck, ClientConfig, HttpClient, OutBody, RetryPolicy};
 
@@ -50,6 +55,43 @@ pub struct Ledger {
     pub manifests: BTreeMap<String, BTreeSet<String>>,
 }
 
+impl Ledger {
+    /// Adds everything in `other`.
+    pub fn merge(&mut self, other: Ledger) {
+        for (mine, theirs) in [
+            (&mut self.blobs, other.blobs),
+            (&mut self.manifests, other.manifests),
+        ] {
+            for (repo, digests) in theirs {
+                mine.entry(repo).or_default().extend(digests);
+            }
+        }
+    }
+
+    /// Manifests and blobs in it.
+    pub fn len(&self) -> usize {
+        [&self.blobs, &self.manifests]
+            .iter()
+            .flat_map(|m| m.values())
+            .map(BTreeSet::len)
+            .sum()
+    }
+
+    /// Whether it holds nothing.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+/// What became of the upload sessions of failed pushes ([`super::cancel`]).
+#[derive(Debug, Default)]
+pub struct Abandoned {
+    /// Cancelled (the DELETE answered 2xx, or 404: the registry had ended it already).
+    pub cancelled: AtomicUsize,
+    /// Not cancelled (an error answer, a transport error, the short timeout).
+    pub left: AtomicUsize,
+}
+
 /// A registry under bench.
 #[derive(Debug)]
 pub struct Target {
@@ -65,17 +107,25 @@ pub struct Target {
     pub namespace: String,
     /// Authorization to send per repository (`None`: none needed).
     headers: tokio::sync::Mutex<HashMap<String, Option<HeaderValue>>>,
-    /// What to clean up.
+    /// What the workloads pushed and is not deleted yet (cleared after each workload).
     pub ledger: Mutex<Ledger>,
+    /// What the preflight and the set-up pushed for the workloads to read: deleted by the
+    /// final clean-up only.
+    pub kept: Mutex<Ledger>,
+    /// The sessions of failed pushes.
+    pub abandoned: Abandoned,
+    /// The bound on requests in flight.
+    slots: Slots,
 }
 
 impl Target {
-    /// Both clients for `ep`.
+    /// Both clients for `ep`; at most `max_in_flight` requests at once.
     pub fn new(
         label: &str,
         describe: String,
         ep: &Endpoint,
         namespace: &str,
+        max_in_flight: usize,
     ) -> anyhow::Result<Target> {
         let http = HttpClient::new(ClientConfig {
             base: ep.base.clone(),
@@ -108,7 +158,51 @@ impl Target {
             namespace: namespace.to_owned(),
             headers: tokio::sync::Mutex::new(HashMap::new()),
             ledger: Mutex::new(Ledger::default()),
+            kept: Mutex::new(Ledger::default()),
+            abandoned: Abandoned::default(),
+            slots: Slots::new(max_in_flight),
         })
+    }
+
+    /// Waits for one of the registry's in-flight slots: for a request through
+    /// [`Target::http`], held until its answer has been read (the lean path takes its own
+    /// in [`Target::send`]).
+    pub async fn slot(&self) -> Slot {
+        self.slots.take().await
+    }
+
+    /// Moves everything pushed so far to [`Target::kept`]: the set-up's content, which the
+    /// workloads read and only the final clean-up deletes.
+    pub fn keep_pushed(&self) {
+        let pushed = self.take_pushed();
+        if let Ok(mut k) = self.kept.lock() {
+            k.merge(pushed);
+        }
+    }
+
+    /// Takes what the workloads pushed (the ledger is left empty).
+    pub fn take_pushed(&self) -> Ledger {
+        self.ledger
+            .lock()
+            .map(|mut l| std::mem::take(&mut *l))
+            .unwrap_or_default()
+    }
+
+    /// Puts back what could not be deleted yet (for the final clean-up to try again).
+    pub fn return_pushed(&self, rest: Ledger) {
+        if let Ok(mut l) = self.ledger.lock() {
+            l.merge(rest);
+        }
+    }
+
+    /// Counts the outcome of cancelling a failed push's session.
+    pub fn abandoned_session(&self, cancelled: bool) {
+        let n = if cancelled {
+            &self.abandoned.cancelled
+        } else {
+            &self.abandoned.left
+        };
+        n.fetch_add(1, Ordering::Relaxed);
     }
 
     /// `<namespace>/<name>`.
@@ -151,21 +245,24 @@ impl Target {
     }
 
     /// Sends a request built by `mk` on the lean client, with the repository's
-    /// Authorization; on a 401, primes the repository again and retries once.
+    /// Authorization; on a 401, primes the repository again and retries once. The request
+    /// holds one in-flight slot, from before it (and any priming) is sent until the
+    /// returned response's body is read or dropped.
     pub async fn send(
         &self,
         repo: &str,
         mk: impl Fn(&reqwest::Client) -> reqwest::RequestBuilder,
     ) -> anyhow::Result<reqwest::Response> {
+        let slot = self.slot().await;
         let authz = self.authorization(repo).await?;
         let resp = self.send_once(&mk, authz).await?;
         if resp.status() != StatusCode::UNAUTHORIZED {
-            return Ok(resp);
+            return Ok(hold(resp, slot));
         }
         drop(resp);
         self.prime(repo).await?;
         let authz = self.authorization(repo).await?;
-        self.send_once(&mk, authz).await
+        Ok(hold(self.send_once(&mk, authz).await?, slot))
     }
 
     async fn send_once(
