@@ -10,6 +10,7 @@ use libtest_mimic::{Arguments, Completion, Failed, Trial};
 use reqwest::Url;
 
 use crate::auth::Auth;
+use crate::capabilities;
 use crate::client::{ClientConfig, HttpClient, RetryPolicy};
 use crate::credentials;
 use crate::events::{self, Outcome};
@@ -65,7 +66,7 @@ pub struct Settings {
     pub fixtures: PathBuf,
     /// Capabilities the registry lacks.
     pub without: BTreeSet<String>,
-    /// Opt-in capabilities asked for ([`plan::OPT_IN`]).
+    /// Opt-in capabilities asked for ([`capabilities::Switch::OptIn`]).
     pub with: BTreeSet<String>,
     /// Per-request timeout.
     pub request_timeout: Duration,
@@ -161,6 +162,11 @@ pub fn run(settings: Settings, mut args: Arguments) -> ExitCode {
     }
     // The embedded registry's switched-off operations are known, so the user need not
     // repeat them: the refusal scenarios get listed and the success scenarios skip.
+    if let Err(e) = capabilities::check("--without", &settings.without)
+        .and_then(|()| capabilities::check("--with", &settings.with))
+    {
+        return setup_error(e);
+    }
     let mut without = settings.without.clone();
     if settings.reference_no_delete {
         without.insert("delete".to_owned());
@@ -198,15 +204,10 @@ pub fn run(settings: Settings, mut args: Arguments) -> ExitCode {
         without.insert("reader".to_owned());
         without_reasons.insert("reader".to_owned(), NO_READER.to_owned());
     }
-    // Opt-in checks not asked for are left out (plan::OPT_IN).
-    for cap in plan::OPT_IN {
-        if !settings.with.contains(*cap) {
-            without.insert((*cap).to_owned());
-        }
-    }
-    for w in &settings.with {
-        if !plan::OPT_IN.contains(&w.as_str()) {
-            eprintln!("note: --with {w}: not an opt-in capability (known: slow)");
+    // Opt-in checks not asked for are left out.
+    for cap in capabilities::names(capabilities::Switch::OptIn) {
+        if !settings.with.contains(cap) {
+            without.insert(cap.to_owned());
         }
     }
     let plans = plan::plan_without(&fx, &settings.profiles, &namespace, &without);

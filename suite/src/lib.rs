@@ -24,6 +24,7 @@
 pub mod auth;
 pub mod bench;
 pub mod breaker;
+pub mod capabilities;
 pub mod challenge;
 pub mod client;
 pub mod config_file;

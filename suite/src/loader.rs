@@ -345,14 +345,10 @@ impl Validator<'_> {
             Some(p) => Profile::ALL.into_iter().filter(|x| p.contains(x)).collect(),
             None => Profile::ALL.to_vec(),
         };
-        for c in raw.capabilities.iter().chain(&raw.when_without) {
-            if !id_ok(c) {
-                return Err(self.err(
-                    None,
-                    format!("capability {c:?} must be lowercase words with -"),
-                ));
-            }
-        }
+        // A closed set: a misspelt capability would make a scenario run everywhere.
+        crate::capabilities::check("capabilities", &raw.capabilities)
+            .and_then(|()| crate::capabilities::check("when_without", &raw.when_without))
+            .map_err(|e| self.err(None, e.to_string()))?;
         if let Some(c) = raw
             .when_without
             .iter()
@@ -1464,8 +1460,25 @@ mod tests {
             json!({"Location": {"optional": true, "matches": "^/v2/${repo}/"}});
         let s = load(v).unwrap();
         assert_eq!(s.when_without, ["delete"]);
+        // Capabilities are a closed set: a typo is an error naming the field, with the
+        // closest name; an opt-in capability cannot be declared absent.
         let e = broken(|v| v["when_without"] = json!(["Delete"]));
-        assert!(e.contains("capability \"Delete\""), "{e}");
+        assert!(
+            e.contains("when_without: \"Delete\" is not a capability; did you mean \"delete\"?"),
+            "{e}"
+        );
+        let e = broken(|v| v["capabilities"] = json!(["referers"]));
+        assert!(
+            e.contains(
+                "capabilities: \"referers\" is not a capability; did you mean \"referrers\"?"
+            ),
+            "{e}"
+        );
+        let e = broken(|v| v["when_without"] = json!(["slow"]));
+        assert!(
+            e.contains("when_without: \"slow\" is an opt-in capability"),
+            "{e}"
+        );
         let e = broken(|v| {
             v["capabilities"] = json!(["delete"]);
             v["when_without"] = json!(["delete"]);

@@ -4,6 +4,7 @@
 use std::collections::BTreeSet;
 use std::sync::Arc;
 
+use crate::capabilities;
 use crate::levels::Levels;
 use crate::loader::{Fixtures, Scenario};
 use crate::model::{Profile, PushMethod, Step, StepKind};
@@ -113,12 +114,10 @@ pub fn plan(fx: &Fixtures, selected: &[Profile], namespace: &str) -> Vec<TrialPl
 /// or whose expectations are judged at different levels under the profiles (a Docker
 /// MUST that OCI does not state), run once per selected profile they apply to; the rest once; scenarios for no selected
 /// profile, and scenarios whose `when_without` capabilities are not all in `without`, are
-/// left out. Files that failed to load become error trials.
-/// Capabilities a run must ask for (`--with`): checks that wait minutes. Scenarios that
-/// need one are not listed unless it was asked for (like another profile's scenarios), so
-/// they neither slow a run nor show up as skips in every report and baseline.
-pub const OPT_IN: &[&str] = &["slow"];
-
+/// left out, and so are scenarios needing an opt-in capability (`--with`, checks that wait
+/// minutes) that was not asked for, like another profile's scenarios, so they neither slow
+/// a run nor show up as skips in every report and baseline. Files that failed to load
+/// become error trials.
 pub fn plan_without(
     fx: &Fixtures,
     selected: &[Profile],
@@ -139,7 +138,7 @@ pub fn plan_without(
         }
         if s.capabilities
             .iter()
-            .any(|c| OPT_IN.contains(&c.as_str()) && without.contains(c))
+            .any(|c| is_opt_in(c) && without.contains(c))
         {
             continue;
         }
@@ -191,6 +190,11 @@ pub fn plan_without(
     }
     out.sort_by(|a, b| a.name.cmp(&b.name));
     out
+}
+
+/// Whether `c` is asked for with `--with` rather than assumed ([`capabilities`]).
+fn is_opt_in(c: &str) -> bool {
+    capabilities::find(c).is_some_and(|c| c.switch == capabilities::Switch::OptIn)
 }
 
 #[cfg(test)]

@@ -194,6 +194,49 @@ fn reference_switches_need_the_embedded_registry() {
     }
 }
 
+/// Capabilities are a closed set on the command line too: a misspelt `--without` would
+/// otherwise run the very scenarios the user meant to skip, so it stops the run (exit 2)
+/// before anything is sent, naming the closest capability; the environment variable and
+/// `--with` are checked the same way.
+#[test]
+fn unknown_capabilities_stop_the_run() {
+    let dir = tempfile::tempdir().unwrap();
+    let cases: [(&[&str], Option<&str>, &str); 4] = [
+        (
+            &["--without", "delete,delte"],
+            None,
+            "--without: \"delte\" is not a capability; did you mean \"delete\"?",
+        ),
+        (
+            &[],
+            Some("catalog,referers"),
+            "--without: \"referers\" is not a capability; did you mean \"referrers\"?",
+        ),
+        (
+            &["--with", "slwo"],
+            None,
+            "--with: \"slwo\" is not a capability; did you mean \"slow\"?",
+        ),
+        (
+            &["--with", "delete"],
+            None,
+            "--with: \"delete\" is assumed present",
+        ),
+    ];
+    for (args, env, want) in cases {
+        let mut c = suite_cmd(dir.path());
+        c.args(["--url", "http://127.0.0.1:9"]).args(args);
+        if let Some(v) = env {
+            c.env("REGISTRY_WITHOUT", v);
+        }
+        let out = c.output().unwrap();
+        let (stdout, stderr) = text(&out);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {stdout}\n{stderr}");
+        assert!(stderr.contains(want), "{args:?}: {stderr}");
+        assert!(!dir.path().join("reports").exists(), "nothing ran");
+    }
+}
+
 /// How the scripted registry answers a manifest PUT carrying `?tag=` parameters.
 #[derive(Clone, Copy)]
 enum TagSupport {
