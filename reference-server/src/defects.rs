@@ -614,8 +614,9 @@ pub(crate) async fn open_blob_unscoped(
     storage: &crate::storage::Storage,
     d: &crate::digest::Digest,
 ) -> std::io::Result<Option<(std::fs::File, u64)>> {
+    use crate::storage::inline;
     let path = storage.blob_path(d);
-    crate::storage::atomic::blocking(move || crate::storage::blobs::open_with_len(&path)).await
+    inline::run(move |mode| inline::open_with_len(&path, mode)).await
 }
 
 /// Deletes a blob the way a registry without per-repository links would: the content

@@ -107,8 +107,3 @@ impl Storage {
         super::read_optional(&self.blob_path(d)).await
     }
 }
-
-/// Opens `path` with its length, `None` when it doesn't exist.
-pub(crate) fn open_with_len(path: &Path) -> io::Result<Option<(std::fs::File, u64)>> {
-    inline::open_with_len(path, inline::Mode::Blocking)
-}

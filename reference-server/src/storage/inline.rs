@@ -127,19 +127,36 @@ mod cached {
         io::ErrorKind::WouldBlock.into()
     }
 
-    /// `openat2(RESOLVE_CACHED)`: `Ok(None)` for a definite "no such file" from the dentry
-    /// cache, `WouldBlock` for everything else that is not a success (a miss, a kernel
-    /// without `openat2`, a seccomp refusal, a real error the blocking attempt will report).
-    fn open(p: &Path, flags: OFlags) -> io::Result<Option<File>> {
-        match rustix::fs::openat2(
+    /// `openat2(RESOLVE_CACHED)`, with the kernel's answer as is.
+    fn open_cached(p: &Path, flags: OFlags) -> Result<File, Errno> {
+        rustix::fs::openat2(
             CWD,
             p,
             flags | OFlags::CLOEXEC,
             Perm::empty(),
             ResolveFlags::CACHED,
-        ) {
-            Ok(fd) => Ok(Some(File::from(fd))),
+        )
+        .map(File::from)
+    }
+
+    /// [`open_cached`]: `Ok(None)` for a definite "no such file" from the dentry cache,
+    /// `WouldBlock` for everything else that is not a success (a miss, a kernel without
+    /// `openat2`, a seccomp refusal, a real error the blocking attempt will report).
+    fn open(p: &Path, flags: OFlags) -> io::Result<Option<File>> {
+        match open_cached(p, flags) {
+            Ok(f) => Ok(Some(f)),
             Err(Errno::NOENT) => Ok(None),
+            Err(_) => Err(would_block()),
+        }
+    }
+
+    /// An `O_PATH` handle on `p` for a type test; `None` where a path test
+    /// ([`Path::is_dir`], [`Path::is_file`]) says `false` for sure (nothing there, or a
+    /// component that is not a directory).
+    fn probe(p: &Path, flags: OFlags) -> io::Result<Option<File>> {
+        match open_cached(p, OFlags::PATH | flags) {
+            Ok(f) => Ok(Some(f)),
+            Err(Errno::NOENT | Errno::NOTDIR) => Ok(None),
             Err(_) => Err(would_block()),
         }
     }
@@ -158,33 +175,13 @@ mod cached {
     }
 
     pub fn is_dir(p: &Path) -> io::Result<bool> {
-        match rustix::fs::openat2(
-            CWD,
-            p,
-            OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC,
-            Perm::empty(),
-            ResolveFlags::CACHED,
-        ) {
-            Ok(_) => Ok(true),
-            Err(Errno::NOENT | Errno::NOTDIR) => Ok(false),
-            Err(_) => Err(would_block()),
-        }
+        Ok(probe(p, OFlags::DIRECTORY)?.is_some())
     }
 
     pub fn is_file(p: &Path) -> io::Result<bool> {
-        match rustix::fs::openat2(
-            CWD,
-            p,
-            OFlags::PATH | OFlags::CLOEXEC,
-            Perm::empty(),
-            ResolveFlags::CACHED,
-        ) {
-            Ok(fd) => Ok(File::from(fd)
-                .metadata()
-                .map_err(|_| would_block())?
-                .is_file()),
-            Err(Errno::NOENT | Errno::NOTDIR) => Ok(false),
-            Err(_) => Err(would_block()),
+        match probe(p, OFlags::empty())? {
+            Some(f) => Ok(f.metadata().map_err(|_| would_block())?.is_file()),
+            None => Ok(false),
         }
     }
 
@@ -205,12 +202,11 @@ mod cached {
     }
 
     pub fn read_optional(p: &Path) -> io::Result<Option<Vec<u8>>> {
-        let Some(file) = open_read(p)? else {
-            return Ok(None);
-        };
         // Files read here are published by rename and never written in place, so the
         // length seen now is the length of what this descriptor reads.
-        let len = file.metadata().map_err(|_| would_block())?.len();
+        let Some((file, len)) = open_with_len(p)? else {
+            return Ok(None);
+        };
         let len = usize::try_from(len).map_err(|_| would_block())?;
         let mut buf = vec![0u8; len];
         let mut filled = 0;

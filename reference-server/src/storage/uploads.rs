@@ -47,18 +47,11 @@ impl Storage {
     }
 
     /// Creates a session for `repository` under a fresh random UUID, the unique session
-    /// identifier its `Location` carries (NAME-10); it appears complete or not at all (the
-    /// directory is prepared under `tmp/` and renamed into `uploads/`). Sessions are
-    /// dropped by `gc` after `--upload-max-age`, so abandoned ones expire (PUSH-39).
-    pub async fn create_session(&self, repository: &str) -> io::Result<String> {
-        match self.create_session_within(repository, 0).await? {
-            Opened::Session(id) => Ok(id),
-            Opened::Full(open) => Err(io::Error::other(format!("{open} sessions open"))),
-        }
-    }
-
-    /// [`Storage::create_session`] unless `max` sessions (non-zero) are open already, counted
-    /// as the UUID-named entries of `uploads/` in the same blocking trip.
+    /// identifier its `Location` carries (NAME-10), unless `max` sessions (non-zero) are open
+    /// already, counted as the UUID-named entries of `uploads/` in the same blocking trip.
+    /// The session appears complete or not at all (the directory is prepared under `tmp/`
+    /// and renamed into `uploads/`). Sessions are dropped by `gc` after `--upload-max-age`,
+    /// so abandoned ones expire (PUSH-39).
     pub async fn create_session_within(&self, repository: &str, max: usize) -> io::Result<Opened> {
         let id = uuid::Uuid::new_v4().to_string();
         let uploads = self.root.join("uploads");
@@ -310,7 +303,9 @@ mod tests {
         let s = Storage::open(dir.path()).unwrap();
         let d = Algorithm::Sha256.digest_of(b"hello");
         for repo in ["one", "two"] {
-            let id = s.create_session(repo).await.unwrap();
+            let Opened::Session(id) = s.create_session_within(repo, 0).await.unwrap() else {
+                panic!("no cap, no refusal");
+            };
             std::fs::write(s.session_data_path(&id), b"hello").unwrap();
             assert_eq!(
                 s.session_status(&id)
