@@ -13,8 +13,11 @@ use crate::tls::TlsConfig;
 #[derive(Debug, Clone)]
 #[non_exhaustive]
 pub struct Config {
-    /// Root directory of the durable storage.
+    /// Root directory of the durable storage (unused when `s3` is set).
     pub root: PathBuf,
+    /// Keep everything in an S3 bucket instead of under `root`
+    /// (`serve --storage s3://BUCKET/PREFIX`, see [`crate::storage::s3`]).
+    pub s3: Option<crate::storage::s3::S3Config>,
     /// Whether manifest, tag and blob deletes are allowed (405 UNSUPPORTED otherwise);
     /// deletion may be supported or not (MGMT-01).
     pub delete_enabled: bool,
@@ -91,6 +94,7 @@ impl Config {
     pub fn new(root: impl Into<PathBuf>) -> Self {
         Config {
             root: root.into(),
+            s3: None,
             delete_enabled: true,
             read_only: false,
             allow_sparse_manifests: false,

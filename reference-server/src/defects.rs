@@ -611,40 +611,39 @@ pub(crate) fn reserialize(body: Vec<u8>) -> Vec<u8> {
 
 /// Opens a blob by digest alone, ignoring repository links.
 pub(crate) async fn open_blob_unscoped(
-    storage: &crate::storage::Storage,
+    storage: &dyn crate::storage::store::Store,
     d: &crate::digest::Digest,
-) -> std::io::Result<Option<(std::fs::File, u64)>> {
-    use crate::storage::inline;
-    let path = storage.blob_path(d);
-    inline::run(move |mode| inline::open_with_len(&path, mode)).await
+) -> std::io::Result<Option<crate::storage::store::Blob>> {
+    storage.open_content(d).await
 }
 
 /// Deletes a blob the way a registry without per-repository links would: the content
 /// itself and every repository's link to it, so a blob deleted in one repository vanishes
 /// from all others that pushed or mounted it.
 pub(crate) async fn delete_blob_everywhere(
-    storage: &crate::storage::Storage,
+    storage: &dyn crate::storage::store::Store,
     d: &crate::digest::Digest,
 ) -> std::io::Result<()> {
     for repo in storage.list_repositories().await? {
         storage.unlink_blob(&repo, d).await?;
     }
-    crate::storage::atomic::remove_file(storage.blob_path(d)).await?;
+    storage.delete_content(d).await?;
     Ok(())
 }
 
 /// Throws away a session's data, as a registry that opens the session file for writing
-/// instead of appending would.
+/// instead of appending would: a writer from offset 0, aborted, cuts the session to 0.
 pub(crate) async fn restart_session(
     registry: &crate::state::Registry,
     id: &str,
     state: &mut crate::state::SessionState,
 ) -> std::io::Result<()> {
-    let file = tokio::fs::OpenOptions::new()
-        .write(true)
-        .open(registry.storage.session_data_path(id))
+    registry
+        .storage
+        .session_writer(id, 0)
+        .await?
+        .abort()
         .await?;
-    file.set_len(0).await?;
     *state = crate::state::SessionState::fresh();
     Ok(())
 }

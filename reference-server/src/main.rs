@@ -71,6 +71,20 @@ struct ServeArgs {
     /// Storage root directory (created if missing).
     #[arg(long, env = "REGISTRY_ROOT", default_value = "./registry-data")]
     root: PathBuf,
+    /// Keep everything in an S3 bucket instead of under --root: `s3://BUCKET` or
+    /// `s3://BUCKET/PREFIX`. Credentials from AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY (and
+    /// the other AWS_* variables), never from flags.
+    #[arg(long, env = "REGISTRY_STORAGE", value_name = "URL")]
+    storage: Option<String>,
+    /// S3 endpoint of a non-AWS service, such as http://127.0.0.1:3900 (or AWS_ENDPOINT).
+    #[arg(long, requires = "storage", value_name = "URL")]
+    s3_endpoint: Option<String>,
+    /// S3 region (or AWS_REGION).
+    #[arg(long, requires = "storage")]
+    s3_region: Option<String>,
+    /// Allow plain HTTP to the S3 endpoint (a local service).
+    #[arg(long, requires = "storage")]
+    s3_allow_http: bool,
     /// Allow manifest, tag and blob deletes (`--delete-enabled=false` to refuse them).
     #[arg(long, default_value_t = true, action = ArgAction::Set, num_args = 0..=1,
           default_missing_value = "true", value_name = "BOOL")]
@@ -344,6 +358,17 @@ async fn serve(args: ServeArgs) -> std::io::Result<()> {
         _ => None,
     };
     let mut config = Config::new(&args.root);
+    if let Some(url) = &args.storage {
+        let mut s3 = reference_server::storage::s3::S3Config::new(url);
+        s3.endpoint = args.s3_endpoint.clone();
+        s3.region = args.s3_region.clone();
+        s3.allow_http = args.s3_allow_http;
+        config.s3 = Some(s3);
+    }
+    let place = match &args.storage {
+        Some(url) => format!("storage {url}"),
+        None => format!("root {}", args.root.display()),
+    };
     config.auth = auth;
     config.tls = tls;
     config.delete_enabled = args.delete_enabled && !args.no_delete;
@@ -368,17 +393,12 @@ async fn serve(args: ServeArgs) -> std::io::Result<()> {
         .map_err(|e| {
             std::io::Error::new(
                 e.kind(),
-                format!(
-                    "cannot serve on {} with root {}: {e}",
-                    args.addr,
-                    args.root.display()
-                ),
+                format!("cannot serve on {} with {place}: {e}", args.addr),
             )
         })?;
     eprintln!(
-        "reference-registry listening on {} (root {}, auth {})",
+        "reference-registry listening on {} ({place}, auth {})",
         registry.url(),
-        args.root.display(),
         match args.auth {
             AuthArg::None => "none",
             AuthArg::Basic => "basic",

@@ -85,9 +85,16 @@ pub(crate) async fn purge_idle_sessions(registry: &Registry) {
 }
 
 async fn scheduled_gc(registry: &Registry) {
+    let Some(local) = &registry.local else {
+        tracing::warn!(
+            store = registry.storage.kind(),
+            "garbage collection runs on filesystem storage only; skipped"
+        );
+        return;
+    };
     let started = std::time::Instant::now();
     match crate::gc::collect(
-        &registry.storage,
+        local,
         registry.pins.clone(),
         false,
         registry.config.gc_grace,

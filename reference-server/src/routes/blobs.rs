@@ -120,11 +120,11 @@ pub async fn get(
     }
     let defects = registry.config.defects;
     let found = if defects.has(Defect::BlobAnyRepository) {
-        defects::open_blob_unscoped(storage, &d).await?
+        defects::open_blob_unscoped(storage.as_ref(), &d).await?
     } else {
         storage.open_blob(name, &d).await?
     };
-    let Some((file, size)) = found else {
+    let Some(blob) = found else {
         return Err(RegistryError::blob_unknown(digest));
     };
     let common = |r: &mut Response| {
@@ -139,6 +139,7 @@ pub async fn get(
         common(&mut r);
         return Ok(r);
     }
+    let size = blob.len;
     let (status, start, len) = match parse_range(req.header("range"), size) {
         Wanted::Whole => (StatusCode::OK, 0, size),
         Wanted::Part(a, b) => {
@@ -158,7 +159,7 @@ pub async fn get(
     let mut r = if head {
         response::empty(status)
     } else {
-        let stream = crate::storage::read::stream_range(file, start, len);
+        let stream = blob.body.range(start, len);
         let mut r = warp::reply::stream(stream).into_response();
         *r.status_mut() = status;
         r
@@ -201,7 +202,7 @@ pub async fn delete(
         return Err(RegistryError::blob_unknown(digest));
     }
     if registry.config.defects.has(Defect::BlobDeleteGlobal) {
-        defects::delete_blob_everywhere(storage, &d).await?;
+        defects::delete_blob_everywhere(storage.as_ref(), &d).await?;
     }
     let mut r = response::empty(StatusCode::ACCEPTED);
     response::set(&mut r, "docker-content-digest", &d);

@@ -2,16 +2,16 @@
 //! PATCH, status, closing PUT, cancel. Each function names the requirement IDs it
 //! implements.
 //!
-//! The session's bytes are appended to `<root>/uploads/<id>/data` while a sha256 runs over
-//! them; a chunk is all or nothing (any failure truncates back to the previous offset and
-//! restores the hash). If the closing digest is sha512 we re-read the file once instead
-//! of hashing every upload twice.
+//! The session's bytes are appended through the store's session writer
+//! ([`crate::storage::store::SessionWriter`]) while a sha256 runs over them; a chunk is all
+//! or nothing (any failure cuts the session back to the previous offset and restores the
+//! hash). If the closing digest is sha512 we read the session back once instead of hashing
+//! every upload twice.
 
 use std::io;
 
 use futures_util::StreamExt;
 use serde_json::json;
-use tokio::io::AsyncReadExt;
 use warp::http::StatusCode;
 use warp::reply::Response;
 
@@ -366,7 +366,7 @@ async fn sync_state(
         *state = SessionState::fresh();
         return Ok(());
     }
-    let h = hash_file(registry, id, Algorithm::Sha256).await?;
+    let h = hash_session(registry, id, Algorithm::Sha256).await?;
     *state = SessionState {
         offset: len,
         sha256: Some(h),
@@ -374,17 +374,14 @@ async fn sync_state(
     Ok(())
 }
 
-async fn hash_file(registry: &Registry, id: &str, alg: Algorithm) -> io::Result<Hasher> {
-    let mut f = tokio::fs::File::open(registry.storage.session_data_path(id)).await?;
+/// Hashes the session's committed bytes, read back from storage.
+async fn hash_session(registry: &Registry, id: &str, alg: Algorithm) -> io::Result<Hasher> {
+    let mut bytes = registry.storage.read_session(id).await?;
     let mut h = Hasher::new(alg);
-    let mut buf = vec![0u8; 1024 * 1024];
-    loop {
-        let n = f.read(&mut buf).await?;
-        if n == 0 {
-            return Ok(h);
-        }
-        h.update(&buf[..n]);
+    while let Some(chunk) = bytes.next().await {
+        h.update(&chunk?);
     }
+    Ok(h)
 }
 
 /// Appends `body` to the session. When `declared` is given the body must have exactly
@@ -402,7 +399,7 @@ async fn append(
 ) -> Result<u64, RegistryError> {
     sync_state(registry, id, state, len).await?;
     let saved = state.clone();
-    let mut file = registry.storage.session_appender(id, saved.offset);
+    let mut file = registry.storage.session_writer(id, saved.offset).await?;
     let mut hasher = saved
         .sha256
         .clone()
@@ -473,7 +470,11 @@ async fn commit(
     for want in digests {
         let got = match want.algorithm() {
             Algorithm::Sha256 => state.sha256.as_ref().map(Hasher::finish),
-            Algorithm::Sha512 => Some(hash_file(registry, id, Algorithm::Sha512).await?.finish()),
+            Algorithm::Sha512 => Some(
+                hash_session(registry, id, Algorithm::Sha512)
+                    .await?
+                    .finish(),
+            ),
         };
         if got.as_ref() != Some(want) && !registry.config.defects.has(Defect::BlobDigestUnchecked) {
             return Err(RegistryError::new(
@@ -489,12 +490,7 @@ async fn commit(
     // link (see `crate::gc::pins`).
     let _pinned = registry.pins.pin([d.clone()]);
     if registry.config.defects.has(Defect::FinishedSessionLingers) {
-        let copy = storage
-            .tmp_dir()
-            .join(format!("lingering-{}", uuid::Uuid::new_v4()));
-        tokio::fs::copy(storage.session_data_path(id), &copy).await?;
-        storage.commit_blob_file(&copy, &d).await?;
-        storage.link_blob(name, &d).await?;
+        storage.copy_session(id, name, &d).await?;
         return Ok(d);
     }
     let published = storage.publish_session(id, name, &d).await;

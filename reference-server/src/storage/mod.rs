@@ -13,18 +13,23 @@
 //!
 //! Repository-name components never start with `_` (see [`crate::names`]), so the
 //! `_layers`, `_manifests` and `_referrers` directories never collide with nested
-//! repositories. Every file that becomes visible is published with [`atomic`]; the handlers
-//! only talk to this API, so another backend (object storage) can replace it later.
+//! repositories. Every file that becomes visible is published with [`atomic`].
+//!
+//! The handlers never see this layout: they talk to [`store::Store`], which [`Storage`]
+//! implements ([`fs_store`]) and so does the S3 backend.
 
 pub mod append;
 pub mod atomic;
 pub mod blobs;
+pub mod fs_store;
 pub mod inline;
 pub mod lock;
 pub mod manifests;
 pub mod read;
 pub mod recovery;
 pub mod referrers;
+pub mod s3;
+pub mod store;
 pub mod tag_cache;
 pub mod uploads;
 
