@@ -59,6 +59,8 @@ impl Raw {
     }
 }
 
+/// Sets `into` to an altered copy of the token in `from`; skips the scenario when the
+/// alteration needs a JWT and the token is opaque.
 pub(super) fn run(step: &Step, spec: &AlterTokenSpec, vars: &mut Vars) -> Result<(), StepEnd> {
     let token = vars
         .get(&spec.from)

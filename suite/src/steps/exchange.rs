@@ -57,6 +57,7 @@ impl Exchange {
     }
 }
 
+/// `PUT http://...`: how failures name a request.
 pub(crate) fn request_line(r: &OutRequest) -> String {
     format!("{} {}", r.method, r.url)
 }

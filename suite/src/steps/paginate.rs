@@ -95,6 +95,8 @@ fn check_expect(
 
 const DEFAULT_MAX_PAGES: u64 = 100;
 
+/// Walks the pages from the first to the last and checks what was collected against
+/// `expect` (with the profile's parts).
 pub(super) async fn run(
     st: &ScenarioState<'_>,
     step: &Step,

@@ -81,6 +81,8 @@ async fn open_session(
     Ok((open, loc))
 }
 
+/// Uploads the blob by its method, expecting success at each operation, then checks a HEAD
+/// finds it; defines `${blob.N.location}`.
 pub(super) async fn run(
     st: &ScenarioState<'_>,
     step: &Step,
@@ -245,11 +247,13 @@ pub(super) async fn run(
     Ok(())
 }
 
+/// `url` with `?digest=`.
 fn with_digest(mut url: Url, digest: &str) -> Url {
     url.query_pairs_mut().append_pair("digest", digest);
     url
 }
 
+/// Bytes `start..end` of a blob as a request body.
 fn content_body(item: &Item, name: &str, start: u64, end: u64, stream: bool) -> OutBody {
     let whole = start == 0 && end >= item.content.len();
     OutBody::Content {
@@ -264,6 +268,7 @@ fn content_body(item: &Item, name: &str, start: u64, end: u64, stream: bool) -> 
     }
 }
 
+/// `Content-Type: application/octet-stream`.
 fn octet() -> Vec<(String, String)> {
     vec![("Content-Type".to_owned(), OCTET.to_owned())]
 }

@@ -37,6 +37,7 @@ pub(super) mod ids {
     pub const MANIFEST_BY_DIGEST: &str = "MPUT-02";
 }
 
+/// The one requirement an operation rests on, as a failure lists it.
 fn id_list(id: &str) -> Vec<String> {
     vec![id.to_owned()]
 }

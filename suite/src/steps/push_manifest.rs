@@ -61,6 +61,8 @@ impl Raw {
     }
 }
 
+/// PUTs the manifest by tag or digest, expecting 201; defines `${manifest.M.location}`
+/// when the registry sends one.
 pub(super) async fn run(
     st: &ScenarioState<'_>,
     step: &Step,

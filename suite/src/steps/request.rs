@@ -188,6 +188,8 @@ fn check_also(
     })
 }
 
+/// Sends the request, then checks in order: `skip_if`, `expect` (with the profile's
+/// parts), captures, `also` entries (a violated SHOULD is a warning and the step goes on).
 pub(super) async fn run(
     st: &ScenarioState<'_>,
     step: &Step,

@@ -190,6 +190,7 @@ pub(super) fn build(
     })
 }
 
+/// A body's bytes and how transcripts describe them.
 fn body(
     st: &ScenarioState<'_>,
     step: &Step,
@@ -276,6 +277,7 @@ fn body(
     })
 }
 
+/// At most 200 characters of `s`, for transcripts.
 fn shorten(s: &str) -> String {
     if s.chars().count() > 200 {
         format!("{}...", s.chars().take(200).collect::<String>())

@@ -60,6 +60,8 @@ impl Raw {
     }
 }
 
+/// Sleeps for `seconds`, or until the token's `exp`, plus `plus`; skips the scenario when
+/// that is longer than `at_most`.
 pub(super) async fn run(step: &Step, spec: &WaitSpec, vars: &Vars) -> Result<(), StepEnd> {
     let (secs, what) = match (&spec.seconds, &spec.jwt_exp) {
         (Some(t), _) => {
