@@ -2,8 +2,9 @@
 //! `fixtures/`) run against any registry URL.
 //!
 //! Layout (nextest style: engine here, thin CLI in `main.rs`):
-//! - [`model`], [`loader`], [`validate`], [`fields`], [`catalog`]: the scenario format, its
-//!   loading and validation (each step kind's own in [`steps`]) and the requirement catalog;
+//! - [`model`], [`loader`], [`validate`], [`fields`], [`templates`], [`catalog`]: the scenario
+//!   format, its loading and validation (each step kind's own in [`steps`]), named templates
+//!   and the requirement catalog;
 //! - [`vars`], [`content`]: variables and body sources (deterministic, streamed blobs);
 //! - [`auth`], [`challenge`], [`client`]: credentials, `WWW-Authenticate` parsing, HTTP with
 //!   timeouts, redirects, 429 handling and transcripts; [`transport_fault`]: faults named;
@@ -51,6 +52,7 @@ pub mod redact;
 pub mod report;
 pub mod runner;
 pub mod steps;
+pub mod templates;
 pub mod token;
 pub mod token_flow;
 pub mod transport_fault;

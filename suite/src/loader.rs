@@ -1,7 +1,8 @@
 //! Loading and validating `fixtures/`: every problem names the file, the scenario, the
 //! step and what is wrong, before anything is sent to a registry.
 //!
-//! Here: the files, a scenario's own fields, and its blobs and manifests ([`items`]). A step goes to the kind its key names ([`step`]); each kind checks
+//! Here: the files, a scenario's own fields, and its blobs and manifests ([`items`],
+//! templates expanded). A step goes to the kind its key names ([`step`]); each kind checks
 //! its own fields (`steps/<kind>.rs`).
 
 mod items;
@@ -19,6 +20,8 @@ use serde_json::Value;
 pub use crate::catalog::{Catalog, Requirement};
 use crate::error::{LoadError, Location};
 use crate::model::*;
+use crate::templates::Templates;
+use crate::templates::entry::{BlobEntry, ManifestEntry};
 use crate::validate::{Context, Scope};
 use step::RawStep;
 
@@ -82,9 +85,11 @@ pub struct Fixtures {
     pub errors: Vec<(String, LoadError)>,
     /// The requirement catalog, when `requirements.json` exists.
     pub catalog: Option<Catalog>,
+    /// The named templates of `templates/`.
+    pub templates: Templates,
 }
 
-/// Loads `dir/scenarios/<area>/*.json` and `dir/requirements.json`.
+/// Loads `dir/scenarios/<area>/*.json`, `dir/requirements.json` and `dir/templates/*.json`.
 pub fn load_dir(dir: &Path) -> Result<Fixtures, LoadError> {
     let mut fx = Fixtures::default();
     let cat_path = dir.join("requirements.json");
@@ -92,6 +97,7 @@ pub fn load_dir(dir: &Path) -> Result<Fixtures, LoadError> {
         fx.catalog = Some(Catalog::load(&cat_path)?);
     }
     let known = fx.catalog.as_ref().map(Catalog::ids);
+    fx.templates = Templates::load(&dir.join("templates"))?;
     let root = dir.join("scenarios");
     let mut files = Vec::new();
     if root.exists() {
@@ -135,7 +141,7 @@ pub fn load_dir(dir: &Path) -> Result<Fixtures, LoadError> {
             ));
             continue;
         }
-        match load_file(&file, &area, known.as_ref()) {
+        match load_file(&file, &area, known.as_ref(), &fx.templates) {
             Ok(s) => {
                 if let Some(other) = seen.get(&s.id) {
                     fx.errors.push((
@@ -183,6 +189,7 @@ pub fn load_file(
     path: &Path,
     area: &str,
     known: Option<&HashSet<String>>,
+    templates: &Templates,
 ) -> Result<Scenario, LoadError> {
     let text = std::fs::read_to_string(path).map_err(|source| LoadError::Io {
         path: path.to_owned(),
@@ -201,7 +208,7 @@ pub fn load_file(
         message: e.to_string(),
     })?;
     at.scenario = Some(raw.id.clone());
-    check_scenario(at, known, &raw, path, area)
+    check_scenario(at, known, templates, &raw, path, area)
 }
 
 /// For a file that does not parse: the first step that does not parse on its own, so the
@@ -258,12 +265,12 @@ struct ScenarioFile {
     /// Longer text for the report.
     #[serde(default)]
     description: Option<String>,
-    /// Named blob contents.
+    /// Named blob contents, written out or a template's.
     #[serde(default)]
-    blobs: IndexMap<String, BlobDef>,
-    /// Named manifests, in order.
+    blobs: IndexMap<String, BlobEntry>,
+    /// Named manifests, in order, written out or a template's.
     #[serde(default)]
-    manifests: IndexMap<String, ManifestDef>,
+    manifests: IndexMap<String, ManifestEntry>,
     /// The steps.
     steps: Vec<RawStep>,
 }
@@ -290,11 +297,12 @@ fn context<'a>(
     }
 }
 
-/// Checks a parsed file: its own fields, its blobs and manifests, then
+/// Checks a parsed file: its own fields, its blobs and manifests (templates expanded), then
 /// each step in order, each seeing what the steps before it defined.
 fn check_scenario(
     at: Location,
     known: Option<&HashSet<String>>,
+    templates: &Templates,
     raw: &ScenarioFile,
     path: &Path,
     area: &str,
@@ -333,13 +341,23 @@ fn check_scenario(
             format!("capability {c:?} is both needed (capabilities) and absent (when_without)"),
         ));
     }
-    for (name, b) in &raw.blobs {
-        items::check_blob(&context(&at, known, raw, &blobs, &manifests), name, b)?;
-        blobs.insert(name.clone(), b.clone());
+    for (name, e) in &raw.blobs {
+        let b = items::blob(
+            &context(&at, known, raw, &blobs, &manifests),
+            templates,
+            name,
+            e,
+        )?;
+        blobs.insert(name.clone(), b);
     }
-    for (name, m) in &raw.manifests {
-        items::check_manifest(&context(&at, known, raw, &blobs, &manifests), name, m)?;
-        manifests.insert(name.clone(), m.clone());
+    for (name, e) in &raw.manifests {
+        let m = items::manifest(
+            &context(&at, known, raw, &blobs, &manifests),
+            templates,
+            name,
+            e,
+        )?;
+        manifests.insert(name.clone(), m);
     }
     let cx = context(&at, known, raw, &blobs, &manifests);
     let mut scope = Scope::default();
@@ -380,7 +398,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let p = dir.path().join("x.json");
         std::fs::write(&p, v.to_string()).unwrap();
-        load_file(&p, "push", known).map_err(|e| e.to_string())
+        load_file(&p, "push", known, &Templates::default()).map_err(|e| e.to_string())
     }
 
     fn base() -> Value {
@@ -705,5 +723,203 @@ mod tests {
         let mut v = base();
         v["steps"][0]["request"]["headers"] = json!({"X-Who": "${username}/${reader_username}"});
         load(v).unwrap();
+    }
+
+    /// The templates in a fresh `templates/` directory, loaded.
+    fn templates(files: &[(&str, Value)]) -> Templates {
+        let dir = tempfile::tempdir().unwrap();
+        for (name, v) in files {
+            std::fs::write(dir.path().join(format!("{name}.json")), v.to_string()).unwrap();
+        }
+        Templates::load(dir.path()).unwrap()
+    }
+
+    fn image_json() -> Value {
+        json!({
+            "schemaVersion": 2,
+            "mediaType": "application/vnd.oci.image.manifest.v1+json",
+            "config": {"mediaType": "application/vnd.oci.image.config.v1+json",
+                       "digest": "${blob.config.digest}", "size": "${blob.config.size}"},
+            "layers": [{"mediaType": "application/vnd.oci.image.layer.v1.tar+gzip",
+                        "digest": "${blob.layer.digest}", "size": "${blob.layer.size}"}]
+        })
+    }
+
+    fn oci_templates() -> Templates {
+        let config = "{\"architecture\":\"amd64\",\"config\":{\"Labels\":{\"t\":\"${unique}\"}}}";
+        templates(&[
+            (
+                "oci-image",
+                json!({"description": "an image",
+                "manifest": {"media_type": "application/vnd.oci.image.manifest.v1+json",
+                             "json": image_json()}}),
+            ),
+            (
+                "image-config",
+                json!({"description": "a config", "blob": {"text": config}}),
+            ),
+        ])
+    }
+
+    /// A scenario with blobs `config` and `layer` and manifest `image` written out.
+    fn inline_image() -> Value {
+        let config = "{\"architecture\":\"amd64\",\"config\":{\"Labels\":{\"t\":\"${unique}\"}}}";
+        let mut v = base();
+        v["blobs"] = json!({"config": {"text": config}, "layer": {"size": 10, "seed": 1}});
+        v["manifests"] = json!({"image": {"media_type": "application/vnd.oci.image.manifest.v1+json",
+                                          "json": image_json()}});
+        v["steps"]
+            .as_array_mut()
+            .unwrap()
+            .push(json!({"push_manifest": "image"}));
+        v
+    }
+
+    fn load_templated(v: Value, t: &Templates) -> Result<Scenario, String> {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("x.json");
+        std::fs::write(&p, v.to_string()).unwrap();
+        load_file(&p, "push", None, t).map_err(|e| e.to_string())
+    }
+
+    /// What a scenario is, without where its file is.
+    fn without_file(s: Scenario) -> String {
+        let mut s = s;
+        s.file = PathBuf::new();
+        format!("{s:?}")
+    }
+
+    #[test]
+    fn a_templated_scenario_expands_to_its_inline_form() {
+        let t = oci_templates();
+        let inline = load_templated(inline_image(), &t).unwrap();
+        let mut v = inline_image();
+        v["blobs"]["config"] = json!({"template": "image-config"});
+        v["manifests"]["image"] = json!({"template": "oci-image"});
+        let templated = load_templated(v, &t).unwrap();
+        assert_eq!(without_file(templated), without_file(inline));
+
+        // Renamed blobs, and pad_to / shared stated on the use.
+        let mut v = inline_image();
+        v["blobs"]["cfg2"] = v["blobs"]["config"].clone();
+        v["manifests"]["image"]["json"]["config"]["digest"] = json!("${blob.cfg2.digest}");
+        v["manifests"]["image"]["json"]["config"]["size"] = json!("${blob.cfg2.size}");
+        v["manifests"]["image"]["pad_to"] = json!(4096);
+        v["manifests"]["image"]["shared"] = json!(true);
+        let inline = load_templated(v.clone(), &t).unwrap();
+        v["manifests"]["image"] = json!({"template": "oci-image", "blobs": {"config": "cfg2"},
+                                         "pad_to": 4096, "shared": true});
+        let templated = load_templated(v, &t).unwrap();
+        assert_eq!(without_file(templated), without_file(inline));
+    }
+
+    #[test]
+    fn template_uses_are_checked_naming_the_place() {
+        let t = oci_templates();
+        let broken = |f: &dyn Fn(&mut Value)| {
+            let mut v = inline_image();
+            v["manifests"]["image"] = json!({"template": "oci-image"});
+            f(&mut v);
+            load_templated(v, &t).unwrap_err()
+        };
+        let e = broken(&|v| v["manifests"]["image"]["template"] = json!("oci-imag"));
+        assert!(
+            e.contains("x.json: scenario push.t: manifest image: unknown template \"oci-imag\"; did you mean \"oci-image\"?"),
+            "{e}"
+        );
+        let e = broken(&|v| v["manifests"]["image"]["template"] = json!("zzz"));
+        assert!(
+            e.contains("unknown template \"zzz\" (manifest templates: oci-image)"),
+            "{e}"
+        );
+        let e = broken(&|v| v["manifests"]["image"]["template"] = json!("image-config"));
+        assert!(
+            e.contains(
+                "manifest image: template \"image-config\" is a blob template, not a manifest one"
+            ),
+            "{e}"
+        );
+        let e = broken(&|v| v["blobs"]["config"] = json!({"template": "oci-image"}));
+        assert!(
+            e.contains("blob config: template \"oci-image\" is a manifest template"),
+            "{e}"
+        );
+        let e = broken(&|v| v["blobs"]["config"] = json!({"template": "image-confg"}));
+        assert!(
+            e.contains(
+                "blob config: unknown template \"image-confg\"; did you mean \"image-config\"?"
+            ),
+            "{e}"
+        );
+        let e = broken(&|v| v["manifests"]["image"]["json"] = json!({}));
+        assert!(
+            e.contains("manifest image: json does not go with template (template oci-image gives media_type and json or text)"),
+            "{e}"
+        );
+        let e = broken(&|v| v["manifests"]["image"]["blobs"] = json!({"confg": "layer"}));
+        assert!(
+            e.contains("manifest image: blobs: template oci-image uses no blob \"confg\" (it uses config, layer)"),
+            "{e}"
+        );
+        let e = broken(&|v| v["manifests"]["image"]["blobs"] = json!({"config": "nope"}));
+        assert!(
+            e.contains("manifest image (template oci-image): unknown variable ${blob.nope.digest}"),
+            "a renamed blob must exist: {e}"
+        );
+        let e = broken(&|v| {
+            v["blobs"].as_object_mut().unwrap().remove("layer");
+        });
+        assert!(
+            e.contains(
+                "manifest image (template oci-image): unknown variable ${blob.layer.digest}"
+            ),
+            "{e}"
+        );
+        let e = broken(&|v| v["manifests"]["image"]["tmplate"] = json!("x"));
+        assert!(
+            e.contains("unknown field `tmplate`, expected one of `template`, `blobs`, `manifests`, `pad_to`, `shared`"),
+            "{e}"
+        );
+        // Written out, a manifest takes no renames.
+        let mut v = inline_image();
+        v["manifests"]["image"]["blobs"] = json!({"config": "x"});
+        let e = load_templated(v, &t).unwrap_err();
+        assert!(
+            e.contains("manifest image: blobs goes with template"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn template_files_are_checked() {
+        let load = |v: Value| {
+            let dir = tempfile::tempdir().unwrap();
+            std::fs::write(dir.path().join("t.json"), v.to_string()).unwrap();
+            Templates::load(dir.path())
+                .map(|_| ())
+                .unwrap_err()
+                .to_string()
+        };
+        let e = load(json!({"description": "d"}));
+        assert!(
+            e.contains("t.json: template t: give exactly one of manifest, blob"),
+            "{e}"
+        );
+        let e = load(
+            json!({"description": "d", "blob": {"text": "x"}, "manifest": {"media_type": "m", "json": {}}}),
+        );
+        assert!(e.contains("give exactly one of manifest, blob"), "{e}");
+        let e = load(json!({"description": "d", "blob": {"txt": "x"}}));
+        assert!(e.contains("t.json: unknown field `txt`"), "{e}");
+        let e = load(json!({"blob": {"text": "x"}}));
+        assert!(e.contains("missing field `description`"), "{e}");
+        // No directory: no templates.
+        assert_eq!(
+            Templates::load(Path::new("/nonexistent/templates"))
+                .unwrap()
+                .all()
+                .count(),
+            0
+        );
     }
 }
