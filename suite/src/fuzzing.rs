@@ -2,5 +2,5 @@
 //! registry answers that live in private step modules. Not a stable interface: it exists
 //! for the fuzzers only, hence `#[doc(hidden)]` on the module.
 
-pub use crate::steps::alter_token::jwt_claims;
+pub use crate::steps::jwt::jwt_claims;
 pub use crate::steps::paginate::next_link;

@@ -2,7 +2,9 @@
 //! `fixtures/`) run against any registry URL.
 //!
 //! Layout (nextest style: engine here, thin CLI in `main.rs`):
-//! - [`model`], [`loader`]: the scenario format and its validation;
+//! - [`model`], [`loader`], [`validate`], [`fields`], [`templates`], [`catalog`]: the scenario
+//!   format, its loading and validation (each step kind's own in [`steps`]), named templates
+//!   and the requirement catalog;
 //! - [`vars`], [`content`]: variables and body sources (deterministic, streamed blobs);
 //! - [`auth`], [`challenge`], [`client`]: credentials, `WWW-Authenticate` parsing, HTTP with
 //!   timeouts, redirects, 429 handling and transcripts; [`transport_fault`]: faults named;
@@ -25,6 +27,7 @@ pub mod auth;
 pub mod bench;
 pub mod breaker;
 pub mod capabilities;
+pub mod catalog;
 pub mod challenge;
 pub mod client;
 pub mod config_file;
@@ -35,6 +38,7 @@ pub mod error;
 pub mod events;
 pub mod expect;
 pub mod explain;
+pub mod fields;
 #[doc(hidden)]
 pub mod fuzzing;
 pub mod harness;
@@ -48,7 +52,9 @@ pub mod redact;
 pub mod report;
 pub mod runner;
 pub mod steps;
+pub mod templates;
 pub mod token;
 pub mod token_flow;
 pub mod transport_fault;
+pub mod validate;
 pub mod vars;

@@ -1,19 +1,29 @@
 //! Loading and validating `fixtures/`: every problem names the file, the scenario, the
 //! step and what is wrong, before anything is sent to a registry.
+//!
+//! Here: the files, a scenario's own fields, and its blobs and manifests ([`items`],
+//! templates expanded). A step goes to the kind its key names ([`step`]); each kind checks
+//! its own fields (`steps/<kind>.rs`).
+
+mod items;
+mod step;
 
 use std::collections::{BTreeSet, HashMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use base64::Engine as _;
 use indexmap::IndexMap;
 use regex::Regex;
 use serde::Deserialize;
 use serde_json::Value;
 
+pub use crate::catalog::{Catalog, Requirement};
 use crate::error::{LoadError, Location};
 use crate::model::*;
-use crate::vars;
+use crate::templates::Templates;
+use crate::templates::entry::{BlobEntry, ManifestEntry};
+use crate::validate::{Context, Scope};
+use step::RawStep;
 
 /// A validated scenario.
 #[derive(Debug, Clone)]
@@ -66,67 +76,6 @@ impl Scenario {
     }
 }
 
-/// One entry of `requirements.json`.
-#[derive(Debug, Clone, Deserialize)]
-pub struct Requirement {
-    /// `PUSH-01`.
-    pub id: String,
-    /// `MUST`, `SHOULD`, ...
-    #[serde(default)]
-    pub level: String,
-    /// `OCI`, `Docker`, `Both`.
-    #[serde(default)]
-    pub spec: String,
-    /// Where in the specs.
-    #[serde(default)]
-    pub source: String,
-    /// One line.
-    #[serde(default)]
-    pub summary: String,
-    /// Why no scenario checks it, if none does on purpose.
-    #[serde(default)]
-    pub excused: Option<String>,
-    /// What the registry is obliged to under each profile's text (MUST, SHOULD, MAY,
-    /// none): the level a violation is judged at. Absent: the first word of `level`.
-    #[serde(default)]
-    pub check: Option<IndexMap<Profile, Level>>,
-    /// The upstream section, at a pinned tag or commit.
-    #[serde(default)]
-    pub url: Option<String>,
-    /// The Docker API section, for requirements both texts state.
-    #[serde(default)]
-    pub docker_url: Option<String>,
-}
-
-/// `requirements.json`.
-#[derive(Debug, Clone, Deserialize)]
-pub struct Catalog {
-    /// The requirements, in file order.
-    pub requirements: Vec<Requirement>,
-}
-
-impl Catalog {
-    /// Reads a catalog file.
-    pub fn load(path: &Path) -> Result<Catalog, LoadError> {
-        let text = std::fs::read_to_string(path).map_err(|source| LoadError::Io {
-            path: path.to_owned(),
-            source,
-        })?;
-        serde_json::from_str(&text).map_err(|e| LoadError::Parse {
-            at: Location {
-                file: path.to_owned(),
-                ..Location::default()
-            },
-            message: e.to_string(),
-        })
-    }
-
-    /// The set of IDs.
-    pub fn ids(&self) -> HashSet<String> {
-        self.requirements.iter().map(|r| r.id.clone()).collect()
-    }
-}
-
 /// Everything found under a fixtures directory.
 #[derive(Debug, Default)]
 pub struct Fixtures {
@@ -136,9 +85,11 @@ pub struct Fixtures {
     pub errors: Vec<(String, LoadError)>,
     /// The requirement catalog, when `requirements.json` exists.
     pub catalog: Option<Catalog>,
+    /// The named templates of `templates/`.
+    pub templates: Templates,
 }
 
-/// Loads `dir/scenarios/<area>/*.json` and `dir/requirements.json`.
+/// Loads `dir/scenarios/<area>/*.json`, `dir/requirements.json` and `dir/templates/*.json`.
 pub fn load_dir(dir: &Path) -> Result<Fixtures, LoadError> {
     let mut fx = Fixtures::default();
     let cat_path = dir.join("requirements.json");
@@ -146,6 +97,7 @@ pub fn load_dir(dir: &Path) -> Result<Fixtures, LoadError> {
         fx.catalog = Some(Catalog::load(&cat_path)?);
     }
     let known = fx.catalog.as_ref().map(Catalog::ids);
+    fx.templates = Templates::load(&dir.join("templates"))?;
     let root = dir.join("scenarios");
     let mut files = Vec::new();
     if root.exists() {
@@ -189,7 +141,7 @@ pub fn load_dir(dir: &Path) -> Result<Fixtures, LoadError> {
             ));
             continue;
         }
-        match load_file(&file, &area, known.as_ref()) {
+        match load_file(&file, &area, known.as_ref(), &fx.templates) {
             Ok(s) => {
                 if let Some(other) = seen.get(&s.id) {
                     fx.errors.push((
@@ -237,6 +189,7 @@ pub fn load_file(
     path: &Path,
     area: &str,
     known: Option<&HashSet<String>>,
+    templates: &Templates,
 ) -> Result<Scenario, LoadError> {
     let text = std::fs::read_to_string(path).map_err(|source| LoadError::Io {
         path: path.to_owned(),
@@ -255,12 +208,7 @@ pub fn load_file(
         message: e.to_string(),
     })?;
     at.scenario = Some(raw.id.clone());
-    Validator {
-        at,
-        known,
-        raw: &raw,
-    }
-    .scenario(path, area)
+    check_scenario(at, known, templates, &raw, path, area)
 }
 
 /// For a file that does not parse: the first step that does not parse on its own, so the
@@ -270,15 +218,17 @@ fn locate_step(text: &str, at: &Location) -> Location {
     let Ok(v) = serde_json::from_str::<Value>(text) else {
         return at;
     };
-    fn find(steps: &[Value], prefix: &str) -> Option<String> {
+    fn find(steps: &[Value], parent: Option<&str>) -> Option<String> {
         for (i, s) in steps.iter().enumerate() {
             let name = s.get("name").and_then(Value::as_str);
-            let label = step_label(&format!("{prefix}{}", i + 1), name);
-            if let Some(branches) = s.get("parallel").and_then(Value::as_array) {
-                let inner = format!("{} > branch ", label.split(" \"").next().unwrap_or(&label));
-                if let Some(l) = find(branches, &inner) {
-                    return Some(l);
-                }
+            let label = match parent {
+                None => step::label(&format!("step {}", i + 1), name),
+                Some(p) => step::branch_label(p, i, name),
+            };
+            if let Some(branches) = s.get("parallel").and_then(Value::as_array)
+                && let Some(l) = find(branches, Some(&label))
+            {
+                return Some(l);
             }
             if serde_json::from_value::<RawStep>(s.clone()).is_err() {
                 return Some(label);
@@ -287,1001 +237,152 @@ fn locate_step(text: &str, at: &Location) -> Location {
         None
     }
     if let Some(steps) = v.get("steps").and_then(Value::as_array) {
-        at.step = find(steps, "step ");
+        at.step = find(steps, None);
     }
     at
 }
 
-struct Validator<'a> {
-    at: Location,
-    known: Option<&'a HashSet<String>>,
-    raw: &'a ScenarioFile,
-}
-
-/// The names defined at a point of the step list.
-#[derive(Clone, Default)]
-struct Scope {
-    defined: HashSet<String>,
+/// One scenario file as written.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ScenarioFile {
+    /// `[a-z0-9][a-z0-9._-]*`.
+    id: String,
+    /// One line for humans.
+    title: String,
+    /// Requirement IDs this scenario checks.
+    requirements: Vec<String>,
+    /// Default: both.
+    #[serde(default)]
+    profiles: Option<Vec<Profile>>,
+    /// What the registry must offer.
+    #[serde(default)]
+    capabilities: Vec<String>,
+    /// Capabilities the user must have declared absent (`--without`) for the scenario to
+    /// be listed: checks of how a registry refuses a switched-off operation.
+    #[serde(default)]
+    when_without: Vec<String>,
+    /// Longer text for the report.
+    #[serde(default)]
+    description: Option<String>,
+    /// Named blob contents, written out or a template's.
+    #[serde(default)]
+    blobs: IndexMap<String, BlobEntry>,
+    /// Named manifests, in order, written out or a template's.
+    #[serde(default)]
+    manifests: IndexMap<String, ManifestEntry>,
+    /// The steps.
+    steps: Vec<RawStep>,
 }
 
 fn id_ok(id: &str) -> bool {
     Regex::new(r"^[a-z0-9][a-z0-9._-]*$").is_ok_and(|r| r.is_match(id))
 }
 
-fn item_name_ok(n: &str) -> bool {
-    !n.is_empty()
-        && n.chars()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-'))
+/// The context of `raw`'s checks with the blobs and manifests checked so far.
+fn context<'a>(
+    at: &Location,
+    known: Option<&'a HashSet<String>>,
+    raw: &'a ScenarioFile,
+    blobs: &'a IndexMap<String, BlobDef>,
+    manifests: &'a IndexMap<String, ManifestDef>,
+) -> Context<'a> {
+    Context {
+        at: at.clone(),
+        known,
+        requirements: &raw.requirements,
+        capabilities: &raw.capabilities,
+        blobs,
+        manifests,
+    }
 }
 
-const BUILTIN_PREFIXES: [&str; 3] = ["repo.", "blob.", "manifest."];
-
-impl Validator<'_> {
-    fn err(&self, step: Option<&str>, problem: impl Into<String>) -> LoadError {
-        let mut at = self.at.clone();
-        at.step = step.map(str::to_owned);
-        LoadError::Invalid {
-            at,
-            problem: problem.into(),
-        }
-    }
-
-    fn scenario(&self, path: &Path, area: &str) -> Result<Scenario, LoadError> {
-        let raw = self.raw;
-        if !id_ok(&raw.id) {
-            return Err(self.err(
-                None,
-                format!("id {:?} must match [a-z0-9][a-z0-9._-]*", raw.id),
-            ));
-        }
-        if raw.requirements.is_empty() {
-            return Err(self.err(None, "requirements: cite at least one requirement ID"));
-        }
-        self.check_ids(None, &raw.requirements)?;
-        let profiles = match &raw.profiles {
-            Some(p) if p.is_empty() => {
-                return Err(self.err(None, "profiles: empty list (omit it for both)"));
-            }
-            Some(p) => Profile::ALL.into_iter().filter(|x| p.contains(x)).collect(),
-            None => Profile::ALL.to_vec(),
-        };
-        // A closed set: a misspelt capability would make a scenario run everywhere.
-        crate::capabilities::check("capabilities", &raw.capabilities)
-            .and_then(|()| crate::capabilities::check("when_without", &raw.when_without))
-            .map_err(|e| self.err(None, e.to_string()))?;
-        if let Some(c) = raw
-            .when_without
-            .iter()
-            .find(|c| raw.capabilities.contains(c))
-        {
-            return Err(self.err(
-                None,
-                format!("capability {c:?} is both needed (capabilities) and absent (when_without)"),
-            ));
-        }
-        for (name, b) in &raw.blobs {
-            self.blob(name, b)?;
-        }
-        for (i, (name, m)) in raw.manifests.iter().enumerate() {
-            self.manifest(i, name, m)?;
-        }
-        let mut scope = Scope::default();
-        let mut steps = Vec::new();
-        for (i, s) in raw.steps.iter().enumerate() {
-            let label = step_label(&format!("step {}", i + 1), s.name.as_deref());
-            steps.push(self.step(label, s, &mut scope, false)?);
-        }
-        if steps.is_empty() {
-            return Err(self.err(None, "steps: a scenario needs at least one step"));
-        }
-        Ok(Scenario {
-            file: path.to_owned(),
-            area: area.to_owned(),
-            id: raw.id.clone(),
-            title: raw.title.clone(),
-            description: raw.description.clone(),
-            requirements: raw.requirements.clone(),
-            profiles,
-            capabilities: raw.capabilities.clone(),
-            when_without: raw.when_without.clone(),
-            blobs: raw.blobs.clone(),
-            manifests: raw.manifests.clone(),
-            steps,
-        })
-    }
-
-    fn check_ids(&self, step: Option<&str>, ids: &[String]) -> Result<(), LoadError> {
-        if let Some(known) = self.known {
-            for id in ids {
-                if !known.contains(id) {
-                    return Err(self.err(
-                        step,
-                        format!("unknown requirement ID {id} (not in requirements.json)"),
-                    ));
-                }
-            }
-        }
-        Ok(())
-    }
-
-    fn blob(&self, name: &str, b: &BlobDef) -> Result<(), LoadError> {
-        let what = format!("blob {name}");
-        if !item_name_ok(name) {
-            return Err(self.err(None, format!("{what}: names are letters, digits, _ and -")));
-        }
-        let forms = [b.size.is_some(), b.text.is_some(), b.base64.is_some()];
-        if forms.iter().filter(|x| **x).count() != 1 {
-            return Err(self.err(
-                None,
-                format!("{what}: give exactly one of size (+seed), text, base64"),
-            ));
-        }
-        if b.seed.is_some() && b.size.is_none() {
-            return Err(self.err(None, format!("{what}: seed goes with size")));
-        }
-        if let Some(s) = &b.base64
-            && base64::engine::general_purpose::STANDARD.decode(s).is_err()
-        {
-            return Err(self.err(None, format!("{what}: base64 does not decode")));
-        }
-        if let Some(t) = &b.text {
-            // Text blobs are rendered before anything else is defined: only the run's and
-            // the trial's own names (`${unique}` makes the bytes unique to the trial).
-            let refs = vars::references(t).map_err(|e| self.err(None, format!("{what}: {e}")))?;
-            if let Some(r) = refs.iter().find(|r| {
-                !(matches!(**r, "repo" | "namespace" | "unique")
-                    || r.strip_prefix("repo.").is_some_and(vars::is_repo_suffix))
-            }) {
-                return Err(self.err(
-                    None,
-                    format!("{what}: unknown variable ${{{r}}} (text blobs may use repo, namespace and unique)"),
-                ));
-            }
-        }
-        Ok(())
-    }
-
-    fn manifest(&self, index: usize, name: &str, m: &ManifestDef) -> Result<(), LoadError> {
-        let what = format!("manifest {name}");
-        if !item_name_ok(name) {
-            return Err(self.err(None, format!("{what}: names are letters, digits, _ and -")));
-        }
-        if m.json.is_some() == m.text.is_some() {
-            return Err(self.err(None, format!("{what}: give exactly one of json, text")));
-        }
-        if m.pad_to.is_some() && !m.json.as_ref().is_some_and(Value::is_object) {
-            return Err(self.err(
-                None,
-                format!("{what}: pad_to needs json with an object root"),
-            ));
-        }
-        let earlier: HashSet<&str> = self
-            .raw
-            .manifests
-            .keys()
-            .take(index)
-            .map(String::as_str)
-            .collect();
-        let mut refs = Vec::new();
-        let parsed = match (&m.json, &m.text) {
-            (Some(j), _) => vars::json_references(j, &mut refs),
-            (_, Some(t)) => {
-                vars::references(t).map(|r| refs.extend(r.into_iter().map(str::to_owned)))
-            }
-            _ => Ok(()),
-        };
-        parsed.map_err(|e| self.err(None, format!("{what}: {e}")))?;
-        refs.extend(
-            vars::references(&m.media_type)
-                .map_err(|e| self.err(None, format!("{what}: {e}")))?
-                .into_iter()
-                .map(str::to_owned),
-        );
-        for r in refs {
-            let ok = match r.strip_prefix("manifest.") {
-                Some(rest) => rest.rsplit_once('.').is_some_and(|(n, f)| {
-                    earlier.contains(n) && matches!(f, "digest" | "size" | "media_type")
-                }),
-                None => self.builtin(&r, &Scope::default()),
-            };
-            if !ok {
-                return Err(self.err(
-                    None,
-                    format!("{what}: unknown variable ${{{r}}} (manifests may use repo, namespace, blobs and manifests defined before them)"),
-                ));
-            }
-        }
-        Ok(())
-    }
-
-    /// Whether `name` is defined at this point.
-    fn builtin(&self, name: &str, scope: &Scope) -> bool {
-        if matches!(
-            name,
-            "repo" | "namespace" | "unique" | "username" | "reader_username"
-        ) || scope.defined.contains(name)
-        {
-            return true;
-        }
-        if let Some(x) = name.strip_prefix("repo.") {
-            return vars::is_repo_suffix(x);
-        }
-        if let Some(rest) = name.strip_prefix("blob.") {
-            return rest.rsplit_once('.').is_some_and(|(n, f)| {
-                self.raw.blobs.contains_key(n) && matches!(f, "digest" | "size" | "hex")
-            });
-        }
-        if let Some(rest) = name.strip_prefix("manifest.") {
-            return rest.rsplit_once('.').is_some_and(|(n, f)| {
-                self.raw.manifests.contains_key(n) && matches!(f, "digest" | "size" | "media_type")
-            });
-        }
-        false
-    }
-
-    fn template(&self, label: &str, what: &str, t: &str, scope: &Scope) -> Result<(), LoadError> {
-        let refs =
-            vars::references(t).map_err(|e| self.err(Some(label), format!("{what}: {e}")))?;
-        for r in refs {
-            if !self.builtin(r, scope) {
-                return Err(self.err(Some(label), format!("{what}: unknown variable ${{{r}}}")));
-            }
-        }
-        Ok(())
-    }
-
-    fn json_template(
-        &self,
-        label: &str,
-        what: &str,
-        v: &Value,
-        scope: &Scope,
-    ) -> Result<(), LoadError> {
-        let mut refs = Vec::new();
-        vars::json_references(v, &mut refs)
-            .map_err(|e| self.err(Some(label), format!("{what}: {e}")))?;
-        for r in refs {
-            if !self.builtin(&r, scope) {
-                return Err(self.err(Some(label), format!("{what}: unknown variable ${{{r}}}")));
-            }
-        }
-        Ok(())
-    }
-
-    fn regex(&self, label: &str, what: &str, re: &str, scope: &Scope) -> Result<Regex, LoadError> {
-        self.template(label, what, re, scope)?;
-        // Variables are substituted regex-escaped at run time; any literal stands in here.
-        let probe = vars::parse(re)
-            .map(|ps| {
-                ps.into_iter()
-                    .map(|p| match p {
-                        vars::Piece::Text(t) => t.to_owned(),
-                        vars::Piece::Var(_) => "x".to_owned(),
-                    })
-                    .collect::<String>()
-            })
-            .unwrap_or_default();
-        Regex::new(&probe).map_err(|e| self.err(Some(label), format!("{what}: bad regex: {e}")))
-    }
-
-    fn step(
-        &self,
-        label: String,
-        s: &RawStep,
-        scope: &mut Scope,
-        in_parallel: bool,
-    ) -> Result<Step, LoadError> {
-        let l = label.as_str();
-        let kinds: Vec<&str> = [
-            ("request", s.request.is_some()),
-            ("push_blob", s.push_blob.is_some()),
-            ("push_manifest", s.push_manifest.is_some()),
-            ("paginate", s.paginate.is_some()),
-            ("parallel", s.parallel.is_some()),
-            ("alter_token", s.alter_token.is_some()),
-            ("wait", s.wait.is_some()),
-        ]
-        .into_iter()
-        .filter_map(|(k, set)| set.then_some(k))
-        .collect();
-        let kind = match kinds.as_slice() {
-            [k] => *k,
-            [] => return Err(self.err(
-                Some(l),
-                "no step kind: give one of request, push_blob, push_manifest, paginate, parallel, \
-                 alter_token, wait",
-            )),
-            more => {
-                return Err(self.err(
-                    Some(l),
-                    format!("more than one step kind: {}", more.join(", ")),
-                ));
-            }
-        };
-        let allowed: &[&str] = match kind {
-            "request" => &[
-                "expect",
-                "profile_expect",
-                "skip_if",
-                "capture",
-                "also",
-                "as",
-            ],
-            "push_blob" => &["method", "chunk_size", "repo"],
-            "push_manifest" => &["reference", "repo"],
-            "paginate" => &["expect", "profile_expect", "as"],
-            _ => &[],
-        };
-        let present = [
-            ("expect", s.expect.is_some()),
-            ("profile_expect", s.profile_expect.is_some()),
-            ("skip_if", s.skip_if.is_some()),
-            ("capture", s.capture.is_some()),
-            ("method", s.method.is_some()),
-            ("chunk_size", s.chunk_size.is_some()),
-            ("repo", s.repo.is_some()),
-            ("reference", s.reference.is_some()),
-            ("also", s.also.is_some()),
-            ("as", s.as_.is_some()),
-        ];
-        for (field, set) in present {
-            if set && !allowed.contains(&field) {
-                return Err(self.err(
-                    Some(l),
-                    format!("field {field} does not belong to a {kind} step"),
-                ));
-            }
-        }
-        let requirements = match &s.requirements {
-            Some(r) if r.is_empty() => {
-                return Err(self.err(
-                    Some(l),
-                    "requirements: empty list (omit it to use the scenario's)",
-                ));
-            }
-            Some(r) => {
-                self.check_ids(Some(l), r)?;
-                r.clone()
-            }
-            None => self.raw.requirements.clone(),
-        };
-        let kind = match kind {
-            "request" => self.request_step(l, s, scope)?,
-            "push_blob" => {
-                let blob = s.push_blob.clone().unwrap_or_default();
-                if !self.raw.blobs.contains_key(&blob) {
-                    return Err(self.err(Some(l), format!("push_blob: unknown blob {blob:?}")));
-                }
-                if s.chunk_size == Some(0) {
-                    return Err(self.err(Some(l), "chunk_size must be positive"));
-                }
-                let repo = s.repo.clone().unwrap_or_else(|| "${repo}".to_owned());
-                self.template(l, "repo", &repo, scope)?;
-                if !in_parallel {
-                    scope.defined.insert(format!("blob.{blob}.location"));
-                }
-                StepKind::PushBlob(PushBlobStep {
-                    blob,
-                    method: s.method.unwrap_or_default(),
-                    chunk_size: s.chunk_size,
-                    repo,
-                })
-            }
-            "push_manifest" => {
-                let manifest = s.push_manifest.clone().unwrap_or_default();
-                if !self.raw.manifests.contains_key(&manifest) {
-                    return Err(self.err(
-                        Some(l),
-                        format!("push_manifest: unknown manifest {manifest:?}"),
-                    ));
-                }
-                let reference = s.reference.clone().unwrap_or_else(|| "digest".to_owned());
-                self.template(l, "reference", &reference, scope)?;
-                let repo = s.repo.clone().unwrap_or_else(|| "${repo}".to_owned());
-                self.template(l, "repo", &repo, scope)?;
-                if !in_parallel {
-                    scope
-                        .defined
-                        .insert(format!("manifest.{manifest}.location"));
-                }
-                StepKind::PushManifest(PushManifestStep {
-                    manifest,
-                    reference,
-                    repo,
-                })
-            }
-            "paginate" => {
-                let spec = s.paginate.clone().unwrap_or_else(unreachable_spec);
-                self.target(
-                    l,
-                    spec.path.as_deref(),
-                    spec.url.as_deref(),
-                    &spec.query,
-                    &spec.headers,
-                    scope,
-                )?;
-                if !(spec.collect.is_empty() || spec.collect.starts_with('/')) {
-                    return Err(self.err(
-                        Some(l),
-                        format!("collect {:?} is not a JSON pointer", spec.collect),
-                    ));
-                }
-                let parse = |v: &Value, what: &str| -> Result<PageExpect, LoadError> {
-                    let e: PageExpect = serde_json::from_value(v.clone())
-                        .map_err(|e| self.err(Some(l), format!("{what}: {e}")))?;
-                    for item in e.items.iter().flatten() {
-                        self.json_template(l, what, item, scope)?;
-                    }
-                    if e.max_pages == Some(0) {
-                        return Err(
-                            self.err(Some(l), format!("{what}: max_pages must be positive"))
-                        );
-                    }
-                    Ok(e)
-                };
-                let expect = match &s.expect {
-                    Some(v) => parse(v, "expect")?,
-                    None => PageExpect::default(),
-                };
-                let mut profile_expect = IndexMap::new();
-                for (p, v) in s.profile_expect.iter().flatten() {
-                    profile_expect.insert(*p, parse(v, &format!("profile_expect.{p}"))?);
-                }
-                StepKind::Paginate(PaginateStep {
-                    spec,
-                    expect,
-                    profile_expect,
-                    identity: self.identity(l, s.as_.as_ref(), scope)?,
-                })
-            }
-            "alter_token" => {
-                let a = s.alter_token.clone().unwrap_or_else(unreachable_alter);
-                if !self.builtin(&a.from, scope) {
-                    return Err(self.err(
-                        Some(l),
-                        format!(
-                            "alter_token.from: {:?} is no variable defined before this step",
-                            a.from
-                        ),
-                    ));
-                }
-                if !usable_capture_name(&a.into) {
-                    return Err(self.err(
-                        Some(l),
-                        format!(
-                            "alter_token.into: {:?} is not a usable variable name",
-                            a.into
-                        ),
-                    ));
-                }
-                scope.defined.insert(a.into.clone());
-                StepKind::AlterToken(a)
-            }
-            "wait" => {
-                let Some(w) = s.wait.clone() else {
-                    return Err(self.err(Some(l), "wait: missing"));
-                };
-                match (&w.seconds, &w.jwt_exp) {
-                    (Some(t), None) => self.template(l, "wait.seconds", t, scope)?,
-                    (None, Some(t)) => self.template(l, "wait.jwt_exp", t, scope)?,
-                    _ => {
-                        return Err(self.err(Some(l), "wait: give exactly one of seconds, jwt_exp"));
-                    }
-                }
-                if !self.raw.capabilities.iter().any(|c| c == "slow") {
-                    return Err(self.err(
-                        Some(l),
-                        "wait: a scenario that waits declares the capability \"slow\" (opt-in)",
-                    ));
-                }
-                if w.at_most > 3600 {
-                    return Err(self.err(Some(l), "wait.at_most: at most 3600 seconds"));
-                }
-                StepKind::Wait(w)
-            }
-            _ => {
-                let branches = s.parallel.as_deref().unwrap_or_default();
-                if branches.is_empty() {
-                    return Err(self.err(Some(l), "parallel: give at least one branch"));
-                }
-                let mut out = Vec::new();
-                for (i, b) in branches.iter().enumerate() {
-                    let mut branch_scope = scope.clone();
-                    let bl = step_label(
-                        &format!("{} > branch {}", l.split(" \"").next().unwrap_or(l), i + 1),
-                        b.name.as_deref(),
-                    );
-                    out.push(self.step(bl, b, &mut branch_scope, true)?);
-                }
-                StepKind::Parallel(out)
-            }
-        };
-        // Uploading and pushing are preparation unless the step says otherwise; a
-        // failure of an ID the scenario itself cites is still that scenario's failure.
-        let setup = s.setup.unwrap_or(matches!(
-            kind,
-            StepKind::PushBlob(_) | StepKind::PushManifest(_)
+/// Checks a parsed file: its own fields, its blobs and manifests (templates expanded), then
+/// each step in order, each seeing what the steps before it defined.
+fn check_scenario(
+    at: Location,
+    known: Option<&HashSet<String>>,
+    templates: &Templates,
+    raw: &ScenarioFile,
+    path: &Path,
+    area: &str,
+) -> Result<Scenario, LoadError> {
+    let mut blobs = IndexMap::new();
+    let mut manifests = IndexMap::new();
+    let cx = context(&at, known, raw, &blobs, &manifests);
+    if !id_ok(&raw.id) {
+        return Err(cx.err(
+            None,
+            format!("id {:?} must match [a-z0-9][a-z0-9._-]*", raw.id),
         ));
-        if setup && matches!(kind, StepKind::Parallel(_)) {
-            return Err(self.err(
-                Some(l),
-                "setup goes on the branches of a parallel step, not on the step",
-            ));
-        }
-        Ok(Step {
-            label,
-            name: s.name.clone(),
-            requirements,
-            level: s.level.clone(),
-            setup,
-            kind,
-        })
     }
-
-    fn target(
-        &self,
-        l: &str,
-        path: Option<&str>,
-        url: Option<&str>,
-        query: &IndexMap<String, QueryValue>,
-        headers: &IndexMap<String, String>,
-        scope: &Scope,
-    ) -> Result<(), LoadError> {
-        match (path, url) {
-            (Some(p), None) => {
-                if !p.starts_with('/') {
-                    return Err(self.err(Some(l), format!("path {p:?} must start with /")));
-                }
-                self.template(l, "path", p, scope)?;
-            }
-            (None, Some(u)) => self.template(l, "url", u, scope)?,
-            _ => return Err(self.err(Some(l), "give exactly one of path, url")),
-        }
-        for (k, v) in query {
-            self.template(l, "query", k, scope)?;
-            for x in &v.0 {
-                self.template(l, &format!("query {k}"), x, scope)?;
-            }
-        }
-        for (k, v) in headers {
-            if reqwest::header::HeaderName::try_from(k.as_str()).is_err() {
-                return Err(self.err(Some(l), format!("header name {k:?} is not valid")));
-            }
-            self.template(l, &format!("header {k}"), v, scope)?;
-        }
-        Ok(())
+    if raw.requirements.is_empty() {
+        return Err(cx.err(None, "requirements: cite at least one requirement ID"));
     }
-
-    fn request_step(&self, l: &str, s: &RawStep, scope: &mut Scope) -> Result<StepKind, LoadError> {
-        let req = s.request.clone().unwrap_or_else(unreachable_request);
-        if reqwest::Method::from_bytes(req.method.as_bytes()).is_err()
-            || req.method.chars().any(|c| c.is_ascii_lowercase())
-        {
-            return Err(self.err(
-                Some(l),
-                format!("method {:?} is not an upper-case HTTP method", req.method),
-            ));
+    cx.check_ids(None, &raw.requirements)?;
+    let profiles = match &raw.profiles {
+        Some(p) if p.is_empty() => {
+            return Err(cx.err(None, "profiles: empty list (omit it for both)"));
         }
-        self.target(
-            l,
-            req.path.as_deref(),
-            req.url.as_deref(),
-            &req.query,
-            &req.headers,
-            scope,
-        )?;
-        let mut aborts = false;
-        if let Some(b) = &req.body {
-            aborts = b.abort_after.is_some();
-            self.body(l, b, scope)?;
-        }
-        let expect = match &s.expect {
-            Some(v) => self.expect(l, "expect", v, scope)?,
-            None => Expect::default(),
-        };
-        let mut profile_expect = IndexMap::new();
-        for (p, v) in s.profile_expect.iter().flatten() {
-            profile_expect.insert(
-                *p,
-                self.expect(l, &format!("profile_expect.{p}"), v, scope)?,
-            );
-        }
-        if aborts != (expect.aborted == Some(true)) {
-            return Err(self.err(
-                Some(l),
-                "a body with abort_after goes with expect {\"aborted\": true}, and only then",
-            ));
-        }
-        if let Some(si) = &s.skip_if {
-            if si.status.as_ref().is_some_and(|st| st.to_vec().is_empty()) {
-                return Err(self.err(Some(l), "skip_if.status: give at least one status"));
-            }
-            if si.status.is_none() && si.headers.is_none() && si.json_pointer.is_none() {
-                return Err(self.err(
-                    Some(l),
-                    "skip_if: give status, headers, json_pointer or several",
-                ));
-            }
-            for p in si.json_pointer.iter().flat_map(|m| m.keys()) {
-                if !p.starts_with('/') {
-                    return Err(self.err(
-                        Some(l),
-                        format!("skip_if.json_pointer {p}: not a JSON pointer (starts with /)"),
-                    ));
-                }
-            }
-            if let Some(hs) = &si.headers {
-                self.header_matchers(l, "skip_if", hs, scope)?;
-            }
-            if aborts {
-                return Err(self.err(Some(l), "skip_if cannot apply to an aborted request"));
-            }
-        }
-        let identity = self.identity(l, s.as_.as_ref(), scope)?;
-        let capture = s.capture.clone().unwrap_or_default();
-        for (name, c) in &capture {
-            let what = format!("capture {name}");
-            if !usable_capture_name(name) {
-                return Err(self.err(Some(l), format!("{what}: not a usable variable name")));
-            }
-            if c.header.is_some() == c.json.is_some() {
-                return Err(self.err(Some(l), format!("{what}: give exactly one of header, json")));
-            }
-            if c.header.is_none() && (c.regex.is_some() || c.upload_offset.is_some()) {
-                return Err(self.err(
-                    Some(l),
-                    format!("{what}: regex and upload_offset go with header"),
-                ));
-            }
-            if c.regex.is_some() && c.upload_offset.is_some() {
-                return Err(self.err(
-                    Some(l),
-                    format!("{what}: regex and upload_offset exclude each other"),
-                ));
-            }
-            if let Some(re) = &c.regex {
-                let r = Regex::new(re)
-                    .map_err(|e| self.err(Some(l), format!("{what}: bad regex: {e}")))?;
-                if r.captures_len() < 2 {
-                    return Err(self.err(
-                        Some(l),
-                        format!("{what}: the regex needs a group to capture"),
-                    ));
-                }
-            }
-            if let Some(ps) = &c.json {
-                let ps = ps.to_vec();
-                if ps.is_empty() {
-                    return Err(self.err(Some(l), format!("{what}: give at least one pointer")));
-                }
-                if let Some(p) = ps.iter().find(|p| !(p.is_empty() || p.starts_with('/'))) {
-                    return Err(self.err(Some(l), format!("{what}: {p:?} is not a JSON pointer")));
-                }
-            }
-            if aborts {
-                return Err(self.err(Some(l), "an aborted request has nothing to capture"));
-            }
-        }
-        for name in capture.keys() {
-            scope.defined.insert(name.clone());
-        }
-        let mut also = Vec::new();
-        for (i, a) in s.also.iter().flatten().enumerate() {
-            let what = format!("also[{i}]");
-            if a.requirements.is_empty() {
-                return Err(self.err(
-                    Some(l),
-                    format!("{what}.requirements: cite the requirement it rests on"),
-                ));
-            }
-            self.check_ids(Some(l), &a.requirements)?;
-            if aborts {
-                return Err(self.err(Some(l), "an aborted request has nothing to check"));
-            }
-            let expect = self.expect(l, &format!("{what}.expect"), &a.expect, scope)?;
-            if expect.aborted.is_some() || expect.body.is_some() {
-                // The body is compared while it streams, set up from `expect` alone.
-                return Err(self.err(
-                    Some(l),
-                    format!("{what}.expect: aborted and body checks go in expect"),
-                ));
-            }
-            let profiles = a.profiles.clone().unwrap_or_default();
-            if a.profiles.as_ref().is_some_and(Vec::is_empty) {
-                return Err(self.err(
-                    Some(l),
-                    format!("{what}.profiles: empty list (omit it for every profile)"),
-                ));
-            }
-            also.push(Also {
-                requirements: a.requirements.clone(),
-                level: a.level.clone(),
-                profiles,
-                expect,
-            });
-        }
-        Ok(StepKind::Request(RequestStep {
-            request: req,
-            expect,
-            profile_expect,
-            skip_if: s.skip_if.clone(),
-            capture,
-            also,
-            identity,
-        }))
+        Some(p) => Profile::ALL.into_iter().filter(|x| p.contains(x)).collect(),
+        None => Profile::ALL.to_vec(),
+    };
+    // A closed set: a misspelt capability would make a scenario run everywhere.
+    crate::capabilities::check("capabilities", &raw.capabilities)
+        .and_then(|()| crate::capabilities::check("when_without", &raw.when_without))
+        .map_err(|e| cx.err(None, e.to_string()))?;
+    if let Some(c) = raw
+        .when_without
+        .iter()
+        .find(|c| raw.capabilities.contains(c))
+    {
+        return Err(cx.err(
+            None,
+            format!("capability {c:?} is both needed (capabilities) and absent (when_without)"),
+        ));
     }
-
-    /// `as`: templates must resolve, and `reader` needs the capability `reader` (so the
-    /// scenario is skipped, not run anonymously, when no reader identity is configured).
-    fn identity(&self, l: &str, a: Option<&AsSpec>, scope: &Scope) -> Result<AsSpec, LoadError> {
-        let a = a.cloned().unwrap_or_default();
-        match &a {
-            AsSpec::Reader if !self.raw.capabilities.iter().any(|c| c == "reader") => {
-                return Err(self.err(
-                    Some(l),
-                    "as \"reader\" needs \"reader\" in the scenario's capabilities (it is \
-                     skipped when no reader identity is configured)",
-                ));
-            }
-            AsSpec::Bearer(t) => self.template(l, "as.bearer", t, scope)?,
-            AsSpec::Basic { username, password } => {
-                self.template(l, "as.basic.username", username, scope)?;
-                self.template(l, "as.basic.password", password, scope)?;
-            }
-            _ => {}
-        }
-        Ok(a)
-    }
-
-    fn body(&self, l: &str, b: &BodySpec, scope: &Scope) -> Result<(), LoadError> {
-        let forms = [
-            b.blob.is_some(),
-            b.manifest.is_some(),
-            b.text.is_some(),
-            b.json.is_some(),
-            b.form.is_some(),
-            b.bytes.is_some(),
-        ];
-        if forms.iter().filter(|x| **x).count() != 1 {
-            return Err(self.err(
-                Some(l),
-                "body: give exactly one of blob, manifest, text, json, form, bytes",
-            ));
-        }
-        for (k, v) in b.form.iter().flatten() {
-            self.template(l, &format!("body.form.{k}"), v, scope)?;
-        }
-        if b.blob.is_none() && (b.start.is_some() || b.end.is_some() || b.from.is_some()) {
-            return Err(self.err(Some(l), "body: start, end and from go with blob"));
-        }
-        if b.from.is_some() && (b.start.is_some() || b.end.is_some()) {
-            return Err(self.err(Some(l), "body: from excludes start/end"));
-        }
-        if let (Some(s), Some(e)) = (b.start, b.end)
-            && s > e
-        {
-            return Err(self.err(Some(l), format!("body: start {s} is after end {e}")));
-        }
-        if b.seed.is_some() && b.bytes.is_none() {
-            return Err(self.err(Some(l), "body: seed goes with bytes"));
-        }
-        if let Some(n) = &b.blob
-            && !self.raw.blobs.contains_key(n)
-        {
-            return Err(self.err(Some(l), format!("body: unknown blob {n:?}")));
-        }
-        if let Some(m) = &b.manifest
-            && !self.raw.manifests.contains_key(m)
-        {
-            return Err(self.err(Some(l), format!("body: unknown manifest {m:?}")));
-        }
-        if let Some(f) = &b.from {
-            self.template(l, "body.from", f, scope)?;
-        }
-        if let Some(t) = &b.text {
-            self.template(l, "body.text", t, scope)?;
-        }
-        if let Some(j) = &b.json {
-            self.json_template(l, "body.json", j, scope)?;
-        }
-        Ok(())
-    }
-
-    fn expect(&self, l: &str, what: &str, v: &Value, scope: &Scope) -> Result<Expect, LoadError> {
-        let e: Expect = serde_json::from_value(v.clone())
-            .map_err(|e| self.err(Some(l), format!("{what}: {e}")))?;
-        if let Some(hs) = &e.headers {
-            self.header_matchers(l, what, hs, scope)?;
-        }
-        if let Some(j) = &e.json {
-            self.json_template(l, &format!("{what}.json"), j, scope)?;
-        }
-        for (p, m) in e.json_pointer.iter().flatten() {
-            let pw = format!("{what}.json_pointer {p}");
-            self.template(l, &pw, p, scope)?;
-            if !(p.is_empty() || p.starts_with('/') || p.starts_with("${")) {
-                return Err(self.err(Some(l), format!("{pw}: not a JSON pointer (starts with /)")));
-            }
-            for v in [&m.equals, &m.contains, &m.not_contains]
-                .into_iter()
-                .flatten()
-            {
-                self.json_template(l, &pw, v, scope)?;
-            }
-            if let Some(re) = &m.matches {
-                self.regex(l, &format!("{pw}.matches"), re, scope)?;
-            }
-            if let Some(SortedSpec::Order(o)) = &m.sorted
-                && o != "lexical"
-                && o != "case-insensitive"
-            {
-                return Err(self.err(
-                    Some(l),
-                    format!("{pw}: sorted is true, \"lexical\" or \"case-insensitive\""),
-                ));
-            }
-            let parts = [
-                m.equals.is_some(),
-                m.length.is_some(),
-                m.contains.is_some(),
-                m.not_contains.is_some(),
-                m.sorted.is_some(),
-                m.absent.is_some(),
-                m.present.is_some(),
-                m.at_least.is_some(),
-                m.matches.is_some(),
-            ];
-            if !parts.iter().any(|x| *x) {
-                return Err(self.err(Some(l), format!("{pw}: an empty matcher checks nothing")));
-            }
-        }
-        if let Some(b) = &e.body {
-            let bw = format!("{what}.body");
-            let forms = [
-                b.blob.is_some(),
-                b.manifest.is_some(),
-                b.empty.is_some(),
-                b.digest.is_some(),
-                b.length.is_some(),
-            ];
-            if !forms.iter().any(|x| *x) {
-                return Err(self.err(Some(l), format!("{bw}: states nothing")));
-            }
-            if b.blob.is_none() && (b.start.is_some() || b.end.is_some()) {
-                return Err(self.err(Some(l), format!("{bw}: start/end go with blob")));
-            }
-            if let Some(n) = &b.blob
-                && !self.raw.blobs.contains_key(n)
-            {
-                return Err(self.err(Some(l), format!("{bw}: unknown blob {n:?}")));
-            }
-            if let Some(m) = &b.manifest
-                && !self.raw.manifests.contains_key(m)
-            {
-                return Err(self.err(Some(l), format!("{bw}: unknown manifest {m:?}")));
-            }
-            if let Some(d) = &b.digest {
-                self.template(l, &bw, d, scope)?;
-            }
-        }
-        for c in e.error_code.iter().flat_map(|c| c.to_vec()) {
-            if c.is_empty() {
-                return Err(self.err(Some(l), format!("{what}.error_code: empty code")));
-            }
-        }
-        Ok(e)
-    }
-}
-
-impl Validator<'_> {
-    fn header_matchers(
-        &self,
-        l: &str,
-        what: &str,
-        matchers: &IndexMap<String, HeaderMatcher>,
-        scope: &Scope,
-    ) -> Result<(), LoadError> {
-        for (h, m) in matchers {
-            let hw = format!("{what}.headers.{h}");
-            if reqwest::header::HeaderName::try_from(h.as_str()).is_err() {
-                return Err(self.err(Some(l), format!("{hw}: not a valid header name")));
-            }
-            let parts = [
-                m.present.is_some(),
-                m.absent.is_some(),
-                m.equals.is_some(),
-                m.matches.is_some(),
-                m.one_of.is_some(),
-                m.list_contains.is_some(),
-            ];
-            if !parts.iter().any(|x| *x) {
-                return Err(self.err(Some(l), format!("{hw}: an empty matcher checks nothing")));
-            }
-            if m.optional.is_some() && (m.present.is_some() || m.absent.is_some()) {
-                return Err(self.err(
-                    Some(l),
-                    format!("{hw}: optional contradicts present/absent"),
-                ));
-            }
-            if let Some(x) = &m.equals {
-                self.template(l, &hw, x, scope)?;
-            }
-            if let Some(x) = &m.matches {
-                self.regex(l, &hw, x, scope)?;
-            }
-            for x in m.one_of.iter().flatten() {
-                self.template(l, &hw, x, scope)?;
-            }
-            if let Some(items) = &m.list_contains {
-                if items.is_empty() {
-                    return Err(self.err(Some(l), format!("{hw}: list_contains is empty")));
-                }
-                for x in items {
-                    if x.contains(',') || x.trim() != x || x.is_empty() {
-                        return Err(self.err(
-                            Some(l),
-                            format!(
-                                "{hw}: list element {x:?} cannot contain a comma or edge spaces"
-                            ),
-                        ));
-                    }
-                    self.template(l, &hw, x, scope)?;
-                }
-            }
-        }
-        Ok(())
-    }
-}
-
-/// A name a step may define (capture, `alter_token.into`): a valid variable name that is
-/// not built in.
-fn usable_capture_name(name: &str) -> bool {
-    vars::parse(&format!("${{{name}}}")).is_ok_and(|p| p.len() == 1)
-        && !matches!(
+    for (name, e) in &raw.blobs {
+        let b = items::blob(
+            &context(&at, known, raw, &blobs, &manifests),
+            templates,
             name,
-            "repo" | "namespace" | "unique" | "username" | "reader_username"
-        )
-        && !BUILTIN_PREFIXES.iter().any(|p| name.starts_with(p))
-}
-
-fn unreachable_alter() -> AlterTokenSpec {
-    AlterTokenSpec {
-        from: String::new(),
-        into: String::new(),
-        how: AlterHow::Signature,
+            e,
+        )?;
+        blobs.insert(name.clone(), b);
     }
-}
-
-fn step_label(base: &str, name: Option<&str>) -> String {
-    match name {
-        Some(n) => format!("{base} \"{n}\""),
-        None => base.to_owned(),
+    for (name, e) in &raw.manifests {
+        let m = items::manifest(
+            &context(&at, known, raw, &blobs, &manifests),
+            templates,
+            name,
+            e,
+        )?;
+        manifests.insert(name.clone(), m);
     }
-}
-
-// The kind was checked to be present just before these are called; they only keep the
-// code free of `unwrap`.
-fn unreachable_spec() -> PaginateSpec {
-    PaginateSpec {
-        path: None,
-        url: None,
-        query: IndexMap::new(),
-        headers: IndexMap::new(),
-        collect: String::new(),
-        last_fallback: false,
+    let cx = context(&at, known, raw, &blobs, &manifests);
+    let mut scope = Scope::default();
+    let mut steps = Vec::new();
+    for (i, s) in raw.steps.iter().enumerate() {
+        let label = step::label(&format!("step {}", i + 1), s.name());
+        steps.push(step::check(&cx, label, s, &mut scope, false)?);
     }
-}
-
-fn unreachable_request() -> RequestSpec {
-    RequestSpec {
-        method: String::new(),
-        path: None,
-        url: None,
-        query: IndexMap::new(),
-        headers: IndexMap::new(),
-        body: None,
-        follow_redirects: None,
+    if steps.is_empty() {
+        return Err(cx.err(None, "steps: a scenario needs at least one step"));
     }
+    Ok(Scenario {
+        file: path.to_owned(),
+        area: area.to_owned(),
+        id: raw.id.clone(),
+        title: raw.title.clone(),
+        description: raw.description.clone(),
+        requirements: raw.requirements.clone(),
+        profiles,
+        capabilities: raw.capabilities.clone(),
+        when_without: raw.when_without.clone(),
+        blobs,
+        manifests,
+        steps,
+    })
 }
 
 #[cfg(test)]
@@ -1297,7 +398,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let p = dir.path().join("x.json");
         std::fs::write(&p, v.to_string()).unwrap();
-        load_file(&p, "push", known).map_err(|e| e.to_string())
+        load_file(&p, "push", known, &Templates::default()).map_err(|e| e.to_string())
     }
 
     fn base() -> Value {
@@ -1622,5 +723,203 @@ mod tests {
         let mut v = base();
         v["steps"][0]["request"]["headers"] = json!({"X-Who": "${username}/${reader_username}"});
         load(v).unwrap();
+    }
+
+    /// The templates in a fresh `templates/` directory, loaded.
+    fn templates(files: &[(&str, Value)]) -> Templates {
+        let dir = tempfile::tempdir().unwrap();
+        for (name, v) in files {
+            std::fs::write(dir.path().join(format!("{name}.json")), v.to_string()).unwrap();
+        }
+        Templates::load(dir.path()).unwrap()
+    }
+
+    fn image_json() -> Value {
+        json!({
+            "schemaVersion": 2,
+            "mediaType": "application/vnd.oci.image.manifest.v1+json",
+            "config": {"mediaType": "application/vnd.oci.image.config.v1+json",
+                       "digest": "${blob.config.digest}", "size": "${blob.config.size}"},
+            "layers": [{"mediaType": "application/vnd.oci.image.layer.v1.tar+gzip",
+                        "digest": "${blob.layer.digest}", "size": "${blob.layer.size}"}]
+        })
+    }
+
+    fn oci_templates() -> Templates {
+        let config = "{\"architecture\":\"amd64\",\"config\":{\"Labels\":{\"t\":\"${unique}\"}}}";
+        templates(&[
+            (
+                "oci-image",
+                json!({"description": "an image",
+                "manifest": {"media_type": "application/vnd.oci.image.manifest.v1+json",
+                             "json": image_json()}}),
+            ),
+            (
+                "image-config",
+                json!({"description": "a config", "blob": {"text": config}}),
+            ),
+        ])
+    }
+
+    /// A scenario with blobs `config` and `layer` and manifest `image` written out.
+    fn inline_image() -> Value {
+        let config = "{\"architecture\":\"amd64\",\"config\":{\"Labels\":{\"t\":\"${unique}\"}}}";
+        let mut v = base();
+        v["blobs"] = json!({"config": {"text": config}, "layer": {"size": 10, "seed": 1}});
+        v["manifests"] = json!({"image": {"media_type": "application/vnd.oci.image.manifest.v1+json",
+                                          "json": image_json()}});
+        v["steps"]
+            .as_array_mut()
+            .unwrap()
+            .push(json!({"push_manifest": "image"}));
+        v
+    }
+
+    fn load_templated(v: Value, t: &Templates) -> Result<Scenario, String> {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("x.json");
+        std::fs::write(&p, v.to_string()).unwrap();
+        load_file(&p, "push", None, t).map_err(|e| e.to_string())
+    }
+
+    /// What a scenario is, without where its file is.
+    fn without_file(s: Scenario) -> String {
+        let mut s = s;
+        s.file = PathBuf::new();
+        format!("{s:?}")
+    }
+
+    #[test]
+    fn a_templated_scenario_expands_to_its_inline_form() {
+        let t = oci_templates();
+        let inline = load_templated(inline_image(), &t).unwrap();
+        let mut v = inline_image();
+        v["blobs"]["config"] = json!({"template": "image-config"});
+        v["manifests"]["image"] = json!({"template": "oci-image"});
+        let templated = load_templated(v, &t).unwrap();
+        assert_eq!(without_file(templated), without_file(inline));
+
+        // Renamed blobs, and pad_to / shared stated on the use.
+        let mut v = inline_image();
+        v["blobs"]["cfg2"] = v["blobs"]["config"].clone();
+        v["manifests"]["image"]["json"]["config"]["digest"] = json!("${blob.cfg2.digest}");
+        v["manifests"]["image"]["json"]["config"]["size"] = json!("${blob.cfg2.size}");
+        v["manifests"]["image"]["pad_to"] = json!(4096);
+        v["manifests"]["image"]["shared"] = json!(true);
+        let inline = load_templated(v.clone(), &t).unwrap();
+        v["manifests"]["image"] = json!({"template": "oci-image", "blobs": {"config": "cfg2"},
+                                         "pad_to": 4096, "shared": true});
+        let templated = load_templated(v, &t).unwrap();
+        assert_eq!(without_file(templated), without_file(inline));
+    }
+
+    #[test]
+    fn template_uses_are_checked_naming_the_place() {
+        let t = oci_templates();
+        let broken = |f: &dyn Fn(&mut Value)| {
+            let mut v = inline_image();
+            v["manifests"]["image"] = json!({"template": "oci-image"});
+            f(&mut v);
+            load_templated(v, &t).unwrap_err()
+        };
+        let e = broken(&|v| v["manifests"]["image"]["template"] = json!("oci-imag"));
+        assert!(
+            e.contains("x.json: scenario push.t: manifest image: unknown template \"oci-imag\"; did you mean \"oci-image\"?"),
+            "{e}"
+        );
+        let e = broken(&|v| v["manifests"]["image"]["template"] = json!("zzz"));
+        assert!(
+            e.contains("unknown template \"zzz\" (manifest templates: oci-image)"),
+            "{e}"
+        );
+        let e = broken(&|v| v["manifests"]["image"]["template"] = json!("image-config"));
+        assert!(
+            e.contains(
+                "manifest image: template \"image-config\" is a blob template, not a manifest one"
+            ),
+            "{e}"
+        );
+        let e = broken(&|v| v["blobs"]["config"] = json!({"template": "oci-image"}));
+        assert!(
+            e.contains("blob config: template \"oci-image\" is a manifest template"),
+            "{e}"
+        );
+        let e = broken(&|v| v["blobs"]["config"] = json!({"template": "image-confg"}));
+        assert!(
+            e.contains(
+                "blob config: unknown template \"image-confg\"; did you mean \"image-config\"?"
+            ),
+            "{e}"
+        );
+        let e = broken(&|v| v["manifests"]["image"]["json"] = json!({}));
+        assert!(
+            e.contains("manifest image: json does not go with template (template oci-image gives media_type and json or text)"),
+            "{e}"
+        );
+        let e = broken(&|v| v["manifests"]["image"]["blobs"] = json!({"confg": "layer"}));
+        assert!(
+            e.contains("manifest image: blobs: template oci-image uses no blob \"confg\" (it uses config, layer)"),
+            "{e}"
+        );
+        let e = broken(&|v| v["manifests"]["image"]["blobs"] = json!({"config": "nope"}));
+        assert!(
+            e.contains("manifest image (template oci-image): unknown variable ${blob.nope.digest}"),
+            "a renamed blob must exist: {e}"
+        );
+        let e = broken(&|v| {
+            v["blobs"].as_object_mut().unwrap().remove("layer");
+        });
+        assert!(
+            e.contains(
+                "manifest image (template oci-image): unknown variable ${blob.layer.digest}"
+            ),
+            "{e}"
+        );
+        let e = broken(&|v| v["manifests"]["image"]["tmplate"] = json!("x"));
+        assert!(
+            e.contains("unknown field `tmplate`, expected one of `template`, `blobs`, `manifests`, `pad_to`, `shared`"),
+            "{e}"
+        );
+        // Written out, a manifest takes no renames.
+        let mut v = inline_image();
+        v["manifests"]["image"]["blobs"] = json!({"config": "x"});
+        let e = load_templated(v, &t).unwrap_err();
+        assert!(
+            e.contains("manifest image: blobs goes with template"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn template_files_are_checked() {
+        let load = |v: Value| {
+            let dir = tempfile::tempdir().unwrap();
+            std::fs::write(dir.path().join("t.json"), v.to_string()).unwrap();
+            Templates::load(dir.path())
+                .map(|_| ())
+                .unwrap_err()
+                .to_string()
+        };
+        let e = load(json!({"description": "d"}));
+        assert!(
+            e.contains("t.json: template t: give exactly one of manifest, blob"),
+            "{e}"
+        );
+        let e = load(
+            json!({"description": "d", "blob": {"text": "x"}, "manifest": {"media_type": "m", "json": {}}}),
+        );
+        assert!(e.contains("give exactly one of manifest, blob"), "{e}");
+        let e = load(json!({"description": "d", "blob": {"txt": "x"}}));
+        assert!(e.contains("t.json: unknown field `txt`"), "{e}");
+        let e = load(json!({"blob": {"text": "x"}}));
+        assert!(e.contains("missing field `description`"), "{e}");
+        // No directory: no templates.
+        assert_eq!(
+            Templates::load(Path::new("/nonexistent/templates"))
+                .unwrap()
+                .all()
+                .count(),
+            0
+        );
     }
 }

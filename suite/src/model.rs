@@ -1,9 +1,8 @@
-//! The scenario file format (`fixtures/README.md`) as serde types.
+//! The scenario file format (`fixtures/README.md`) as serde types, and the checked steps.
 //!
 //! Every struct denies unknown fields: a misspelt key must be a load error, never a check
-//! that silently does nothing. Steps are read as [`RawStep`] (all step kinds' fields
-//! optional) and turned into the checked [`Step`] by the loader, because serde cannot
-//! combine `deny_unknown_fields` with a flattened "one of these kinds" enum.
+//! that silently does nothing. A step as written is read part by part, each kind's fields
+//! by the kind (`steps/<kind>.rs`, [`crate::fields`]), and checked into a [`Step`].
 
 use indexmap::IndexMap;
 use serde::Deserialize;
@@ -148,39 +147,6 @@ impl LevelSpec {
     }
 }
 
-/// One scenario file.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct ScenarioFile {
-    /// `[a-z0-9][a-z0-9._-]*`.
-    pub id: String,
-    /// One line for humans.
-    pub title: String,
-    /// Requirement IDs this scenario checks.
-    pub requirements: Vec<String>,
-    /// Default: both.
-    #[serde(default)]
-    pub profiles: Option<Vec<Profile>>,
-    /// What the registry must offer.
-    #[serde(default)]
-    pub capabilities: Vec<String>,
-    /// Capabilities the user must have declared absent (`--without`) for the scenario to
-    /// be listed: checks of how a registry refuses a switched-off operation.
-    #[serde(default)]
-    pub when_without: Vec<String>,
-    /// Longer text for the report.
-    #[serde(default)]
-    pub description: Option<String>,
-    /// Named blob contents.
-    #[serde(default)]
-    pub blobs: IndexMap<String, BlobDef>,
-    /// Named manifests, in order.
-    #[serde(default)]
-    pub manifests: IndexMap<String, ManifestDef>,
-    /// The steps.
-    pub steps: Vec<RawStep>,
-}
-
 /// Digest algorithm of a blob.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -239,45 +205,6 @@ pub struct ManifestDef {
     /// and clean-up never deletes it.
     #[serde(default)]
     pub shared: bool,
-}
-
-/// A step as written: every kind's fields optional, checked by the loader.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct RawStep {
-    pub name: Option<String>,
-    pub requirements: Option<Vec<String>>,
-    /// Explicit level of the step's expectations (default: from its requirements).
-    pub level: Option<LevelSpec>,
-    /// The step prepares what the scenario checks: its failure is an `error`.
-    pub setup: Option<bool>,
-    // kind: request (also: further expectations with their own requirements and level)
-    pub also: Option<Vec<AlsoSpec>>,
-    // kind: request
-    pub request: Option<RequestSpec>,
-    pub expect: Option<Value>,
-    pub profile_expect: Option<IndexMap<Profile, Value>>,
-    pub skip_if: Option<SkipIf>,
-    pub capture: Option<IndexMap<String, CaptureSpec>>,
-    // kind: push_blob
-    pub push_blob: Option<String>,
-    pub method: Option<PushMethod>,
-    pub chunk_size: Option<u64>,
-    pub repo: Option<String>,
-    // kind: push_manifest
-    pub push_manifest: Option<String>,
-    pub reference: Option<String>,
-    // kind: paginate
-    pub paginate: Option<PaginateSpec>,
-    // kind: parallel
-    pub parallel: Option<Vec<RawStep>>,
-    // kind: alter_token
-    pub alter_token: Option<AlterTokenSpec>,
-    // kind: wait
-    pub wait: Option<WaitSpec>,
-    /// Whose credentials a request or paginate step carries (default: the writer's).
-    #[serde(rename = "as")]
-    pub as_: Option<AsSpec>,
 }
 
 /// `as`: the identity of a request or paginate step (AUTH-02, AUTH-05, AUTH-22..28 checks

@@ -1,7 +1,6 @@
 //! `alter_token`: a copy of a captured token, altered the way a forger would, for the
 //! scenarios that check the registry refuses it (AUTH-22). No network.
 //!
-//! A JWT here is three base64url parts whose first decodes to a JSON object with `alg`.
 //! Opaque tokens are allowed by the token spec, so the JWT-only alterations skip the
 //! scenario rather than fail it; a flipped character works on any token.
 
@@ -9,13 +8,59 @@ use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde_json::{Map, Value};
 
-use super::{StepEnd, missing};
-use crate::model::{AlterHow, AlterTokenSpec, Step};
+use super::common::Common;
+use super::jwt::{NOT_JWT, decode_object, split_jwt};
+use super::outcome::{StepEnd, missing};
+use crate::error::LoadError;
+use crate::fields::raw_fields;
+use crate::model::{AlterHow, AlterTokenSpec, Step, StepKind};
+use crate::validate::{Scope, StepContext, usable_capture_name};
 use crate::vars::Vars;
 
-/// Why `alg-none` and `claims` skip on an opaque token.
-pub const NOT_JWT: &str = "the registry's tokens are not JWTs (opaque tokens are allowed)";
+/// The key that makes a step an `alter_token` step.
+pub const KEY: &str = "alter_token";
 
+/// The fields besides its own that an `alter_token` step takes: none.
+pub const ACCEPTS: &[&str] = &[];
+
+raw_fields! {
+    /// An `alter_token` step's own field.
+    pub struct Raw {
+        /// Which token, into which variable, altered how.
+        "alter_token" => alter_token: Option<AlterTokenSpec>,
+    }
+}
+
+impl Raw {
+    /// `from` must be defined before the step; `into` becomes defined after it.
+    pub fn check(
+        &self,
+        _common: &Common,
+        cx: &StepContext<'_>,
+        scope: &mut Scope,
+    ) -> Result<StepKind, LoadError> {
+        let Some(a) = self.alter_token.clone() else {
+            return Err(cx.err("alter_token: missing"));
+        };
+        if !cx.cx.defined(&a.from, scope) {
+            return Err(cx.err(format!(
+                "alter_token.from: {:?} is no variable defined before this step",
+                a.from
+            )));
+        }
+        if !usable_capture_name(&a.into) {
+            return Err(cx.err(format!(
+                "alter_token.into: {:?} is not a usable variable name",
+                a.into
+            )));
+        }
+        scope.define(a.into.clone());
+        Ok(StepKind::AlterToken(a))
+    }
+}
+
+/// Sets `into` to an altered copy of the token in `from`; skips the scenario when the
+/// alteration needs a JWT and the token is opaque.
 pub(super) fn run(step: &Step, spec: &AlterTokenSpec, vars: &mut Vars) -> Result<(), StepEnd> {
     let token = vars
         .get(&spec.from)
@@ -44,32 +89,6 @@ pub fn alter(token: &str, how: AlterHow) -> Result<String, ()> {
             Ok(format!("{h}.{}.{s}", URL_SAFE_NO_PAD.encode(payload)))
         }
         _ => Err(()),
-    }
-}
-
-/// A JWT's claims, `None` for an opaque token.
-pub fn jwt_claims(token: &str) -> Option<Map<String, Value>> {
-    let (_, p, _) = split_jwt(token)?;
-    decode_object(p)
-}
-
-/// `(header, payload, signature)` when the token is a JWT.
-fn split_jwt(token: &str) -> Option<(&str, &str, &str)> {
-    let mut parts = token.split('.');
-    let (h, p, s) = (parts.next()?, parts.next()?, parts.next()?);
-    if parts.next().is_some() {
-        return None;
-    }
-    let header = decode_object(h)?;
-    header.get("alg")?;
-    Some((h, p, s))
-}
-
-fn decode_object(part: &str) -> Option<Map<String, Value>> {
-    let bytes = URL_SAFE_NO_PAD.decode(part.trim_end_matches('=')).ok()?;
-    match serde_json::from_slice(&bytes).ok()? {
-        Value::Object(m) => Some(m),
-        _ => None,
     }
 }
 

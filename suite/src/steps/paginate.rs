@@ -1,17 +1,102 @@
 //! `paginate`: follow `Link: <...>; rel="next"` to the end, collecting an array per page.
 
+use indexmap::IndexMap;
 use reqwest::Method;
 use serde_json::Value;
 
-use super::request::target_url;
-use super::{ScenarioState, StepEnd, exchange, fail, missing, request_line, simple};
+use super::common::Common;
+use super::exchange::{self, exchange, request_line, simple};
+use super::outcome::{StepEnd, fail, missing};
+use super::send::{check_target, target_url};
+use super::state::ScenarioState;
 use crate::client::{BodyCheck, OutBody, printable};
+use crate::error::LoadError;
 use crate::expect::Problem;
-use crate::model::{PaginateStep, Step};
+use crate::fields::raw_fields;
+use crate::model::{PageExpect, PaginateSpec, PaginateStep, Step, StepKind};
+use crate::validate::{Scope, StepContext};
 use crate::vars::Vars;
+
+/// The key that makes a step a `paginate` step.
+pub const KEY: &str = "paginate";
+
+/// The fields besides its own key that a `paginate` step takes.
+pub const ACCEPTS: &[&str] = &["expect", "profile_expect", "as"];
+
+raw_fields! {
+    /// A `paginate` step's own field (`expect`, `profile_expect` and `as` it shares with
+    /// `request`: [`Common`]).
+    pub struct Raw {
+        /// The first page and what to collect from each.
+        "paginate" => paginate: Option<PaginateSpec>,
+    }
+}
+
+impl Raw {
+    /// The target, `collect` a JSON pointer, and the expectations (a paginate step's own
+    /// shape: items, pages, max_pages).
+    pub fn check(
+        &self,
+        common: &Common,
+        cx: &StepContext<'_>,
+        scope: &mut Scope,
+    ) -> Result<StepKind, LoadError> {
+        let Some(spec) = self.paginate.clone() else {
+            return Err(cx.err("paginate: missing"));
+        };
+        check_target(
+            cx,
+            spec.path.as_deref(),
+            spec.url.as_deref(),
+            &spec.query,
+            &spec.headers,
+            scope,
+        )?;
+        if !(spec.collect.is_empty() || spec.collect.starts_with('/')) {
+            return Err(cx.err(format!("collect {:?} is not a JSON pointer", spec.collect)));
+        }
+        let expect = match &common.expect {
+            Some(v) => check_expect(cx, v, "expect", scope)?,
+            None => PageExpect::default(),
+        };
+        let mut profile_expect = IndexMap::new();
+        for (p, v) in common.profile_expect.iter().flatten() {
+            profile_expect.insert(
+                *p,
+                check_expect(cx, v, &format!("profile_expect.{p}"), scope)?,
+            );
+        }
+        Ok(StepKind::Paginate(PaginateStep {
+            spec,
+            expect,
+            profile_expect,
+            identity: cx.identity(common.as_.as_ref(), scope)?,
+        }))
+    }
+}
+
+/// A paginate step's `expect` (field `what`): its items defined here, `max_pages` positive.
+fn check_expect(
+    cx: &StepContext<'_>,
+    v: &Value,
+    what: &str,
+    scope: &Scope,
+) -> Result<PageExpect, LoadError> {
+    let e: PageExpect =
+        serde_json::from_value(v.clone()).map_err(|e| cx.err(format!("{what}: {e}")))?;
+    for item in e.items.iter().flatten() {
+        cx.json_template(what, item, scope)?;
+    }
+    if e.max_pages == Some(0) {
+        return Err(cx.err(format!("{what}: max_pages must be positive")));
+    }
+    Ok(e)
+}
 
 const DEFAULT_MAX_PAGES: u64 = 100;
 
+/// Walks the pages from the first to the last and checks what was collected against
+/// `expect` (with the profile's parts).
 pub(super) async fn run(
     st: &ScenarioState<'_>,
     step: &Step,
@@ -24,7 +109,7 @@ pub(super) async fn run(
         profile_expect,
         identity,
     } = paginate;
-    let identity = super::identity(step, identity, vars)?;
+    let identity = exchange::identity(step, identity, vars)?;
     let expect = match profile_expect.get(&st.profile) {
         Some(over) => expect.overridden_by(over),
         None => expect.clone(),

@@ -4,12 +4,64 @@
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use super::alter_token::{NOT_JWT, jwt_claims};
-use super::{StepEnd, fail, missing};
+use super::common::Common;
+use super::jwt::{NOT_JWT, jwt_claims};
+use super::outcome::{StepEnd, fail, missing};
+use crate::error::LoadError;
 use crate::expect::Problem;
-use crate::model::{Step, WaitSpec};
+use crate::fields::raw_fields;
+use crate::model::{Step, StepKind, WaitSpec};
+use crate::validate::{Scope, StepContext};
 use crate::vars::Vars;
 
+/// The key that makes a step a `wait` step.
+pub const KEY: &str = "wait";
+
+/// The fields besides its own that a `wait` step takes: none.
+pub const ACCEPTS: &[&str] = &[];
+
+/// The longest `at_most` a scenario may state.
+const LONGEST_WAIT: u64 = 3600;
+
+raw_fields! {
+    /// A `wait` step's own field.
+    pub struct Raw {
+        /// How long, or until which token expires.
+        "wait" => wait: Option<WaitSpec>,
+    }
+}
+
+impl Raw {
+    /// Exactly one of `seconds` and `jwt_exp`, defined where the step is; the scenario is
+    /// opt-in (`slow`); the wait is bounded.
+    pub fn check(
+        &self,
+        _common: &Common,
+        cx: &StepContext<'_>,
+        scope: &mut Scope,
+    ) -> Result<StepKind, LoadError> {
+        let Some(w) = self.wait.clone() else {
+            return Err(cx.err("wait: missing"));
+        };
+        match (&w.seconds, &w.jwt_exp) {
+            (Some(t), None) => cx.template("wait.seconds", t, scope)?,
+            (None, Some(t)) => cx.template("wait.jwt_exp", t, scope)?,
+            _ => return Err(cx.err("wait: give exactly one of seconds, jwt_exp")),
+        }
+        if !cx.cx.has_capability("slow") {
+            return Err(
+                cx.err("wait: a scenario that waits declares the capability \"slow\" (opt-in)")
+            );
+        }
+        if w.at_most > LONGEST_WAIT {
+            return Err(cx.err("wait.at_most: at most 3600 seconds"));
+        }
+        Ok(StepKind::Wait(w))
+    }
+}
+
+/// Sleeps for `seconds`, or until the token's `exp`, plus `plus`; skips the scenario when
+/// that is longer than `at_most`.
 pub(super) async fn run(step: &Step, spec: &WaitSpec, vars: &Vars) -> Result<(), StepEnd> {
     let (secs, what) = match (&spec.seconds, &spec.jwt_exp) {
         (Some(t), _) => {

@@ -1,161 +1,70 @@
-//! `push_blob` and `push_manifest`: the standard upload flows, expecting success.
+//! `push_blob`: upload a named blob by one of the standard flows, expecting success.
 
 use reqwest::{Method, Url};
 
-use super::{
-    Exchange, ScenarioState, StepEnd, exchange, fail, fail_as, missing, request_line, simple,
-};
-use crate::client::{BodyCheck, OutBody, OutRequest};
+use super::common::{Common, repo_or_default};
+use super::exchange::{Exchange, simple};
+use super::outcome::{StepEnd, missing};
+use super::push_flow::{expect_status, ids, location, undefined, url};
+use super::state::ScenarioState;
+use crate::client::OutBody;
 use crate::content::Item;
-use crate::expect::Problem;
-use crate::model::{PushBlobStep, PushManifestStep, PushMethod, Step};
+use crate::error::LoadError;
+use crate::fields::raw_fields;
+use crate::model::{PushBlobStep, PushMethod, Step, StepKind};
+use crate::validate::{Scope, StepContext};
 use crate::vars::Vars;
+
+/// The key that makes a step a `push_blob` step.
+pub const KEY: &str = "push_blob";
+
+/// The fields besides its own key that a `push_blob` step takes.
+pub const ACCEPTS: &[&str] = &["method", "chunk_size", "repo"];
 
 /// Default chunk for `chunked` uploads.
 const DEFAULT_CHUNK: u64 = 1024 * 1024;
 const OCTET: &str = "application/octet-stream";
 
-/// The requirement each operation of the built-in flows rests on: a failure names this
-/// one, so a registry that breaks one upload rule gets one root cause, not a failure of
-/// whatever each scenario was about.
-mod ids {
-    /// POST opens a session: 202 with `Location`.
-    pub const OPEN: &str = "PUSH-01";
-    /// PUT `?digest=` with the blob (or closing a session): 201 with `Location`.
-    pub const PUT: &str = "PUSH-08";
-    /// Single POST `?digest=` with the body: 201, or 202 with a session.
-    pub const SINGLE_POST: &str = "PUSH-16";
-    /// PATCH with `Content-Range` appends: 202.
-    pub const PATCH: &str = "PUSH-18";
-    /// An accepted PATCH answers with `Location` and `Range`.
-    pub const PATCH_LOCATION: &str = "PUSH-20";
-    /// PATCH without `Content-Range` streams into the session (Docker, MAY).
-    pub const STREAMED: &str = "PUSH-25";
-    /// The last chunk may travel in the closing PUT (MAY).
-    pub const FINAL_IN_PUT: &str = "PUSH-26";
-    /// After the 201 the blob is readable in that repository.
-    pub const READABLE: &str = "PUSH-10";
-    /// PUT manifest by tag: 201.
-    pub const MANIFEST_BY_TAG: &str = "MPUT-01";
-    /// PUT manifest by digest: 201.
-    pub const MANIFEST_BY_DIGEST: &str = "MPUT-02";
-}
-
-fn id_list(id: &str) -> Vec<String> {
-    vec![id.to_owned()]
-}
-
-/// Sends `req` and checks the status is one of `allowed`; a failure breaks `id`.
-async fn expect_status(
-    st: &ScenarioState<'_>,
-    step: &Step,
-    (what, id): (&str, &str),
-    req: OutRequest,
-    allowed: &[u16],
-) -> Result<Exchange, StepEnd> {
-    let ex = exchange(st, step, &req, BodyCheck::default())
-        .await
-        .map_err(|e| with_requirement(e, id))?;
-    if !allowed.contains(&ex.status.as_u16()) {
-        let expected = allowed
-            .iter()
-            .map(u16::to_string)
-            .collect::<Vec<_>>()
-            .join(" or ");
-        let status = ex.status.as_u16().to_string();
-        return Err(ex.fail(
-            step,
-            &id_list(id),
-            Some(request_line(&req)),
-            vec![Problem::new(format!("{what}: status"), expected, status)],
-        ));
+raw_fields! {
+    /// A `push_blob` step's own fields (`repo` it shares with `push_manifest`: [`Common`]).
+    pub struct Raw {
+        /// The blob's name in the scenario.
+        "push_blob" => push_blob: Option<String>,
+        /// How to upload (default monolithic).
+        "method" => method: Option<PushMethod>,
+        /// The chunk size of chunked uploads.
+        "chunk_size" => chunk_size: Option<u64>,
     }
-    Ok(ex)
 }
 
-/// A transport failure during an operation breaks that operation's requirement too.
-fn with_requirement(e: StepEnd, id: &str) -> StepEnd {
-    match e {
-        StepEnd::Fail(mut f) => {
-            f.requirements = id_list(id);
-            StepEnd::Fail(f)
+impl Raw {
+    /// The blob is the scenario's; `${blob.N.location}` is defined afterwards (outside a
+    /// `parallel` branch).
+    pub fn check(
+        &self,
+        common: &Common,
+        cx: &StepContext<'_>,
+        scope: &mut Scope,
+    ) -> Result<StepKind, LoadError> {
+        let blob = self.push_blob.clone().unwrap_or_default();
+        if !cx.cx.blobs.contains_key(&blob) {
+            return Err(cx.err(format!("push_blob: unknown blob {blob:?}")));
         }
-        other => other,
+        if self.chunk_size == Some(0) {
+            return Err(cx.err("chunk_size must be positive"));
+        }
+        let repo = repo_or_default(common);
+        cx.template("repo", &repo, scope)?;
+        if !cx.in_parallel {
+            scope.define(format!("blob.{blob}.location"));
+        }
+        Ok(StepKind::PushBlob(PushBlobStep {
+            blob,
+            method: self.method.unwrap_or_default(),
+            chunk_size: self.chunk_size,
+            repo,
+        }))
     }
-}
-
-/// The `Location` of a response resolved against the URL that answered (RFC 9110), or a
-/// failure of `id` when it is missing.
-fn location(
-    step: &Step,
-    (what, id): (&str, &str),
-    ex: &Exchange,
-) -> Result<(String, Url), StepEnd> {
-    let Some(raw) = ex.header("location") else {
-        return Err(fail_as(
-            step,
-            &id_list(id),
-            None,
-            vec![Problem::new(
-                format!("{what}: header Location"),
-                "present",
-                "absent",
-            )],
-            ex.transcript.clone(),
-        ));
-    };
-    match ex.url.join(&raw) {
-        Ok(u) => Ok((raw, u)),
-        Err(e) => Err(fail_as(
-            step,
-            &id_list(id),
-            None,
-            vec![Problem::new(
-                format!("{what}: header Location"),
-                "a URL",
-                format!("{raw:?}: {e}"),
-            )],
-            ex.transcript.clone(),
-        )),
-    }
-}
-
-fn with_digest(mut url: Url, digest: &str) -> Url {
-    url.query_pairs_mut().append_pair("digest", digest);
-    url
-}
-
-fn content_body(item: &Item, name: &str, start: u64, end: u64, stream: bool) -> OutBody {
-    let whole = start == 0 && end >= item.content.len();
-    OutBody::Content {
-        reader: item.content.reader(start, end),
-        stream,
-        abort_after: None,
-        describe: if whole {
-            format!("blob {name}")
-        } else {
-            format!("blob {name} bytes {start}-{}", end.saturating_sub(1))
-        },
-    }
-}
-
-fn octet() -> Vec<(String, String)> {
-    vec![("Content-Type".to_owned(), OCTET.to_owned())]
-}
-
-/// The loader rejects steps naming undefined content, so this only guards against a
-/// harness bug; it fails loudly rather than letting the step pass unchecked.
-fn undefined(step: &Step, kind: &str, name: &str) -> StepEnd {
-    fail(
-        step,
-        None,
-        vec![Problem::new(
-            format!("{kind} {name:?}"),
-            "defined by the scenario",
-            "not defined (harness bug)",
-        )],
-        String::new(),
-    )
 }
 
 /// `POST …/blobs/uploads/` that must open a session: the 202 exchange and its `Location`.
@@ -172,7 +81,9 @@ async fn open_session(
     Ok((open, loc))
 }
 
-pub(super) async fn blob(
+/// Uploads the blob by its method, expecting success at each operation, then checks a HEAD
+/// finds it; defines `${blob.N.location}`.
+pub(super) async fn run(
     st: &ScenarioState<'_>,
     step: &Step,
     push: &PushBlobStep,
@@ -336,68 +247,28 @@ pub(super) async fn blob(
     Ok(())
 }
 
-pub(super) async fn manifest(
-    st: &ScenarioState<'_>,
-    step: &Step,
-    push: &PushManifestStep,
-    vars: &mut Vars,
-) -> Result<(), StepEnd> {
-    let PushManifestStep {
-        manifest,
-        reference,
-        repo,
-    } = push;
-    let Some(item) = st.items.manifests.get(manifest) else {
-        return Err(undefined(step, "manifest", manifest));
-    };
-    let repo = vars.render(repo).map_err(|m| missing(step, m))?;
-    let reference = if reference == "digest" {
-        item.digest.clone()
-    } else {
-        vars.render(reference).map_err(|m| missing(step, m))?
-    };
-    if let Ok(mut p) = st.pushed.lock() {
-        p.insert((repo.clone(), item.digest.clone()));
-    }
-    let headers = vec![(
-        "Content-Type".to_owned(),
-        item.media_type.clone().unwrap_or_default(),
-    )];
-    let body = OutBody::Content {
-        reader: item.content.reader(0, item.content.len()),
-        stream: false,
-        abort_after: None,
-        describe: format!("manifest {manifest}"),
-    };
-    let put = simple(
-        Method::PUT,
-        url(st, step, &format!("/v2/{repo}/manifests/{reference}"))?,
-        headers,
-        body,
-    );
-    let id = if push.reference == "digest" {
-        ids::MANIFEST_BY_DIGEST
-    } else {
-        ids::MANIFEST_BY_TAG
-    };
-    let ex = expect_status(st, step, ("PUT manifest", id), put, &[201]).await?;
-    if let Some(l) = ex.header("location") {
-        vars.set(format!("manifest.{manifest}.location"), l);
-    }
-    Ok(())
+/// `url` with `?digest=`.
+fn with_digest(mut url: Url, digest: &str) -> Url {
+    url.query_pairs_mut().append_pair("digest", digest);
+    url
 }
 
-fn url(st: &ScenarioState<'_>, step: &Step, path: &str) -> Result<Url, StepEnd> {
-    st.client.url_for_path(path).map_err(|e| {
-        fail(
-            step,
-            None,
-            vec![Problem::new(
-                "URL",
-                "a usable URL",
-                format!("{path:?}: {e}"),
-            )],
-            String::new(),
-        )
-    })
+/// Bytes `start..end` of a blob as a request body.
+fn content_body(item: &Item, name: &str, start: u64, end: u64, stream: bool) -> OutBody {
+    let whole = start == 0 && end >= item.content.len();
+    OutBody::Content {
+        reader: item.content.reader(start, end),
+        stream,
+        abort_after: None,
+        describe: if whole {
+            format!("blob {name}")
+        } else {
+            format!("blob {name} bytes {start}-{}", end.saturating_sub(1))
+        },
+    }
+}
+
+/// `Content-Type: application/octet-stream`.
+fn octet() -> Vec<(String, String)> {
+    vec![("Content-Type".to_owned(), OCTET.to_owned())]
 }
