@@ -45,7 +45,7 @@ impl Keys {
     }
 
     /// The part of `key` after `base/`, if `key` is under `base`.
-    pub fn relative<'a>(&self, base: &Path, key: &'a Path) -> Option<String> {
+    pub fn relative(&self, base: &Path, key: &Path) -> Option<String> {
         key.prefix_match(base).map(|parts| {
             parts
                 .map(|p| p.as_ref().to_string())
