@@ -140,6 +140,12 @@ async fn get_blob(c: &Client, base: &str, repo: &str, d: &str) -> Vec<u8> {
     r.bytes().await.unwrap().to_vec()
 }
 
+async fn get_json(c: &Client, base: &str, path: &str) -> serde_json::Value {
+    let r = c.get(url(base, path)).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::OK, "GET {path}");
+    r.json().await.unwrap()
+}
+
 fn manifest(config: &str, config_len: usize, n: usize) -> Vec<u8> {
     serde_json::to_vec(&json!({
         "schemaVersion": 2,
@@ -228,23 +234,9 @@ async fn what_a_publishes_b_serves_at_once() {
         assert_eq!(r.status(), StatusCode::OK);
         assert_eq!(r.bytes().await.unwrap().as_ref(), body.as_slice());
     }
-    let tags: serde_json::Value = c
-        .get(url(&b.base, "/v2/shared/seen/tags/list"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let tags: serde_json::Value = get_json(&c, &b.base, "/v2/shared/seen/tags/list").await;
     assert_eq!(tags["tags"], json!(["v1"]));
-    let catalog: serde_json::Value = c
-        .get(url(&b.base, "/v2/_catalog"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let catalog: serde_json::Value = get_json(&c, &b.base, "/v2/_catalog").await;
     assert!(
         catalog["repositories"]
             .as_array()
@@ -362,13 +354,6 @@ async fn racing_pushes_through_both_stay_consistent() {
         assert_eq!(sha256(&get_blob(&c, base, "shared/race", &cd).await), cd);
     }
     assert_eq!(seen[0], seen[1], "the instances disagree on the tag");
-    let tags: serde_json::Value = c
-        .get(url(&b.base, "/v2/shared/race/tags/list"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let tags: serde_json::Value = get_json(&c, &b.base, "/v2/shared/race/tags/list").await;
     assert_eq!(tags["tags"], json!(["latest"]));
 }

@@ -562,8 +562,9 @@ impl Store for S3Store {
     }
 
     async fn session_writer(&self, id: &str, offset: u64) -> io::Result<Box<dyn SessionWriter>> {
-        // Parts past the committed length (a crashed writer's, or a cut that failed
-        // half-way) would otherwise be taken for this writer's bytes.
+        // The session is cut to `offset` first: a writer from an earlier offset replaces
+        // what follows it (`restart-session`'s writer from 0), and parts past a gap would
+        // otherwise be taken for this writer's bytes.
         session::cut(&*self.store, &self.keys, id, offset).await?;
         Ok(Box::new(S3SessionWriter {
             store: self.store.clone(),

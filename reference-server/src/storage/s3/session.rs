@@ -92,11 +92,14 @@ impl SessionWriter for S3SessionWriter {
         }
     }
 
+    /// Nothing a writer sends is visible before [`SessionWriter::finish`] succeeds, and
+    /// [`super::S3Store`]'s `session_writer` cut the session to `start` when it made this
+    /// writer: so aborting only abandons the multipart upload, if one began.
     async fn abort(mut self: Box<Self>) -> io::Result<()> {
         if let Some(up) = self.upload.take() {
             let _ = up.abort().await;
         }
-        cut(&*self.store, &self.keys, &self.id, self.start).await
+        Ok(())
     }
 }
 
